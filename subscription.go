@@ -1,0 +1,477 @@
+package webhook
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// State is whether a subscription receives events.
+type State string
+
+// The states of a subscription, as SuperOffice names them.
+const (
+	// StateActive subscriptions receive events.
+	StateActive State = "Active"
+	// StateStopped subscriptions were stopped by the host, or by the
+	// dispatcher when their endpoint answered 410 Gone. They receive
+	// nothing until re-activated.
+	StateStopped State = "Stopped"
+	// StateTooManyErrors subscriptions failed more consecutive attempts
+	// than the dispatcher's FailureThreshold. They receive nothing until
+	// re-activated.
+	StateTooManyErrors State = "TooManyErrors"
+)
+
+// Content types a subscription can select.
+const (
+	// ContentTypeJSON sends the body as JSON. The default.
+	ContentTypeJSON = "application/json"
+	// ContentTypeForm sends the JSON body in the form field "payload" of
+	// an application/x-www-form-urlencoded body, as NeonCRM does.
+	ContentTypeForm = "application/x-www-form-urlencoded"
+)
+
+// TypeWebhook is the subscription type delivered by HTTP POST, the default.
+// Other types are delivered by the Sender registered for them in
+// Config.Senders.
+const TypeWebhook = "webhook"
+
+// Limits on subscription fields. A subscription past one of them is refused
+// with a *ValidationError naming the field.
+const (
+	MaxURLLength        = 2048 // bytes of URL
+	MaxEventPatterns    = 100  // entries in Events
+	MaxEventTypeLength  = 128  // bytes of an event type or pattern
+	MaxHeaders          = 32   // entries in Headers
+	MaxCustomParameters = 64   // entries in CustomParameters
+	MaxProperties       = 64   // entries in Properties
+	MaxNameLength       = 256  // bytes of Name, of a map key, of a header name
+	MaxValueLength      = 4096 // bytes of a header, parameter or property value
+	MinSecretBytes      = 24   // bytes of key in a secret
+	MaxSecretBytes      = 64   // bytes of key in a secret
+	MaxPreviousSecrets  = 5    // entries in PreviousSecrets
+)
+
+// SecretPrefix starts every secret in the Standard Webhooks form.
+const SecretPrefix = "whsec_"
+
+// Subscription is one customer endpoint and the events it wants, modelled on
+// SuperOffice's webhook entity with NeonCRM's options.
+//
+// Create, update and re-activate subscriptions through the Dispatcher, which
+// validates them and fills in defaults; fmt and slog output of a
+// Subscription never shows its secrets or password.
+type Subscription struct {
+	// ID identifies the subscription. Generated ("sub_" and 26
+	// characters) when empty at creation.
+	ID string
+	// OrganizationID is the tenant; the subscription receives only the
+	// events of this organization. Required.
+	OrganizationID string
+	// Name is a label for people; it need not be unique.
+	Name string
+	// URL is the endpoint that receives the HTTP POSTs (for TypeWebhook).
+	// Required: http or https, with a host and no credentials.
+	URL string
+	// Events lists the event types the subscription wants: exact names
+	// ("contact.created"), prefixes ending in ".*" ("contact.*" matches
+	// "contact.created" and "contact.address.changed"), or "*" for all.
+	// At least one is required.
+	Events []string
+	// ContentType is ContentTypeJSON or ContentTypeForm. Defaults to
+	// ContentTypeJSON.
+	ContentType string
+	// Format names the body format, registered in Config.Formats.
+	// Defaults to FormatEnvelope.
+	Format string
+	// Secret signs every request (HMAC-SHA256, Standard Webhooks): "whsec_"
+	// followed by the base64 of 24 to 64 random bytes. Generated when
+	// empty at creation.
+	Secret string
+	// PreviousSecrets are earlier secrets that keep signing beside Secret
+	// until they expire, so a receiver can roll its configuration over.
+	PreviousSecrets []PreviousSecret
+	// BasicAuth, when set, is sent as HTTP basic authentication.
+	BasicAuth *BasicAuth
+	// Headers are extra HTTP headers sent with every request. They cannot
+	// set the signature, content or hop-by-hop headers.
+	Headers map[string]string
+	// CustomParameters are name/value pairs sent in every body (the
+	// Envelope's customParameters).
+	CustomParameters map[string]string
+	// Properties are injected as extra top-level keys of the Envelope
+	// body; they never replace its standard keys.
+	Properties map[string]string
+	// State says whether the subscription receives events. Defaults to
+	// StateActive at creation.
+	State State
+	// Type selects the Sender that delivers: TypeWebhook (HTTP POST, the
+	// default) or a type registered in Config.Senders.
+	Type string
+	// ErrorsEmail is told, through the Notifier, when the state turns to
+	// StateTooManyErrors. Optional.
+	ErrorsEmail string
+	// ConsecutiveFailures counts failed attempts since the last success;
+	// maintained by the Store.
+	ConsecutiveFailures int
+	// CreatedAt, UpdatedAt, CreatedBy and UpdatedBy record who registered
+	// and last changed the subscription, and when. The times are set by
+	// the Dispatcher; the names are the host's.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	CreatedBy string
+	UpdatedBy string
+}
+
+// PreviousSecret is a secret being rotated out.
+type PreviousSecret struct {
+	// Secret is the old secret, in the same form as Subscription.Secret.
+	Secret string
+	// ExpiresAt is when it stops signing.
+	ExpiresAt time.Time
+}
+
+// BasicAuth is HTTP basic authentication sent to an endpoint.
+type BasicAuth struct {
+	Username string
+	Password string
+}
+
+// NewSecret returns a new random secret: "whsec_" and the base64 of 32
+// bytes from crypto/rand.
+func NewSecret() string {
+	var key [32]byte
+	if _, err := rand.Read(key[:]); err != nil {
+		panic("webhook: crypto/rand failed: " + err.Error())
+	}
+	return SecretPrefix + base64.StdEncoding.EncodeToString(key[:])
+}
+
+// decodeSecret returns the key of a "whsec_" secret.
+func decodeSecret(secret string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(secret, SecretPrefix)
+	if !ok {
+		return nil, fmt.Errorf("must start with %q", SecretPrefix)
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("is not %q followed by standard base64", SecretPrefix)
+	}
+	if len(key) < MinSecretBytes || len(key) > MaxSecretBytes {
+		return nil, fmt.Errorf("key is %d bytes, want %d to %d", len(key), MinSecretBytes, MaxSecretBytes)
+	}
+	return key, nil
+}
+
+// Matches reports whether the subscription wants events of the type: one of
+// its Events is the type, "*", or a prefix "p.*" with the type starting
+// with "p.". It does not look at the organization or the state.
+func (s *Subscription) Matches(eventType string) bool {
+	for _, p := range s.Events {
+		if MatchPattern(p, eventType) {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchPattern reports whether an event pattern matches an event type; see
+// Subscription.Events.
+func MatchPattern(pattern, eventType string) bool {
+	if pattern == "*" || pattern == eventType {
+		return true
+	}
+	prefix, ok := strings.CutSuffix(pattern, "*")
+	return ok && strings.HasSuffix(prefix, ".") && strings.HasPrefix(eventType, prefix)
+}
+
+// ValidEventType reports whether t is a valid event type: 1 to
+// MaxEventTypeLength bytes, dot-separated segments of ASCII letters,
+// digits, '_' and '-'.
+func ValidEventType(t string) bool {
+	if len(t) == 0 || len(t) > MaxEventTypeLength {
+		return false
+	}
+	seg := 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c == '.':
+			if seg == 0 {
+				return false
+			}
+			seg = 0
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-':
+			seg++
+		default:
+			return false
+		}
+	}
+	return seg > 0
+}
+
+func validPattern(p string) bool {
+	if p == "*" {
+		return true
+	}
+	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
+		return ValidEventType(prefix)
+	}
+	return ValidEventType(p)
+}
+
+// reservedHeaders cannot be set through Subscription.Headers (lower case).
+var reservedHeaders = map[string]bool{
+	"content-type": true, "content-length": true, "content-encoding": true,
+	"host": true, "transfer-encoding": true, "connection": true,
+	"keep-alive": true, "proxy-connection": true, "proxy-authenticate": true,
+	"proxy-authorization": true, "te": true, "trailer": true, "upgrade": true,
+	"expect": true,
+}
+
+// Validate checks the subscription's fields, as the Dispatcher does before
+// any write, and returns a *ValidationError wrapping ErrInvalidSubscription
+// for the first bad one. Fields that get defaults (ID, Secret, State,
+// ContentType, Format, Type) may be empty. It does not check that Format
+// and Type are registered; the Dispatcher does.
+func (s *Subscription) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return invalid(ErrInvalidSubscription, field, format, args...)
+	}
+	if s.OrganizationID == "" {
+		return bad("OrganizationID", "is required")
+	}
+	if len(s.OrganizationID) > MaxNameLength {
+		return bad("OrganizationID", "is longer than %d bytes", MaxNameLength)
+	}
+	if len(s.ID) > MaxNameLength {
+		return bad("ID", "is longer than %d bytes", MaxNameLength)
+	}
+	if len(s.Name) > MaxNameLength {
+		return bad("Name", "is longer than %d bytes", MaxNameLength)
+	}
+	if err := validateURL(s.URL); err != nil {
+		return bad("URL", "%s", err)
+	}
+	if len(s.Events) == 0 {
+		return bad("Events", "needs at least one event type or pattern")
+	}
+	if len(s.Events) > MaxEventPatterns {
+		return bad("Events", "has %d entries, more than %d", len(s.Events), MaxEventPatterns)
+	}
+	for i, p := range s.Events {
+		if !validPattern(p) {
+			return bad(fmt.Sprintf("Events[%d]", i), "%q is not an event type, a prefix ending in \".*\", or \"*\"", truncate(p, 64))
+		}
+	}
+	switch s.ContentType {
+	case "", ContentTypeJSON, ContentTypeForm:
+	default:
+		return bad("ContentType", "must be %q or %q", ContentTypeJSON, ContentTypeForm)
+	}
+	if len(s.Format) > MaxNameLength {
+		return bad("Format", "is longer than %d bytes", MaxNameLength)
+	}
+	if len(s.Type) > MaxNameLength {
+		return bad("Type", "is longer than %d bytes", MaxNameLength)
+	}
+	if s.Secret != "" {
+		if _, err := decodeSecret(s.Secret); err != nil {
+			return bad("Secret", "%s", err)
+		}
+	}
+	if len(s.PreviousSecrets) > MaxPreviousSecrets {
+		return bad("PreviousSecrets", "has %d entries, more than %d", len(s.PreviousSecrets), MaxPreviousSecrets)
+	}
+	for i, ps := range s.PreviousSecrets {
+		if _, err := decodeSecret(ps.Secret); err != nil {
+			return bad(fmt.Sprintf("PreviousSecrets[%d].Secret", i), "%s", err)
+		}
+		if ps.ExpiresAt.IsZero() {
+			return bad(fmt.Sprintf("PreviousSecrets[%d].ExpiresAt", i), "is required")
+		}
+	}
+	if s.BasicAuth != nil {
+		if s.BasicAuth.Username == "" {
+			return bad("BasicAuth.Username", "is required when BasicAuth is set")
+		}
+		if strings.Contains(s.BasicAuth.Username, ":") || !printable(s.BasicAuth.Username) || len(s.BasicAuth.Username) > MaxNameLength {
+			return bad("BasicAuth.Username", "must be at most %d printable bytes without ':'", MaxNameLength)
+		}
+		if !printable(s.BasicAuth.Password) || len(s.BasicAuth.Password) > MaxValueLength {
+			return bad("BasicAuth.Password", "must be at most %d printable bytes", MaxValueLength)
+		}
+	}
+	if len(s.Headers) > MaxHeaders {
+		return bad("Headers", "has %d entries, more than %d", len(s.Headers), MaxHeaders)
+	}
+	for k, v := range s.Headers {
+		field := "Headers[" + truncate(k, 64) + "]"
+		if !validHeaderName(k) {
+			return bad(field, "is not a valid header name")
+		}
+		lk := strings.ToLower(k)
+		if reservedHeaders[lk] || strings.HasPrefix(lk, "webhook-") || (lk == "authorization" && s.BasicAuth != nil) {
+			return bad(field, "cannot be set: the dispatcher owns it")
+		}
+		if len(v) > MaxValueLength || !validHeaderValue(v) {
+			return bad(field, "value must be at most %d bytes without control characters", MaxValueLength)
+		}
+	}
+	if err := validateMap("CustomParameters", s.CustomParameters, MaxCustomParameters); err != nil {
+		return err
+	}
+	if err := validateMap("Properties", s.Properties, MaxProperties); err != nil {
+		return err
+	}
+	for k := range s.Properties {
+		if envelopeKeys[k] {
+			return bad("Properties["+k+"]", "would replace a standard key of the body")
+		}
+	}
+	switch s.State {
+	case "", StateActive, StateStopped, StateTooManyErrors:
+	default:
+		return bad("State", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
+	}
+	if s.ErrorsEmail != "" {
+		if a, err := mail.ParseAddress(s.ErrorsEmail); err != nil || a.Address != s.ErrorsEmail {
+			return bad("ErrorsEmail", "is not a plain e-mail address")
+		}
+	}
+	if len(s.CreatedBy) > MaxNameLength || len(s.UpdatedBy) > MaxNameLength {
+		return bad("CreatedBy", "is longer than %d bytes", MaxNameLength)
+	}
+	return nil
+}
+
+func validateURL(raw string) error {
+	if raw == "" {
+		return fmt.Errorf("is required")
+	}
+	if len(raw) > MaxURLLength {
+		return fmt.Errorf("is longer than %d bytes", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("does not parse")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme must be http or https")
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain credentials (use BasicAuth)")
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("has no host")
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("must not have a fragment")
+	}
+	return nil
+}
+
+func validateMap(name string, m map[string]string, most int) error {
+	if len(m) > most {
+		return invalid(ErrInvalidSubscription, name, "has %d entries, more than %d", len(m), most)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > MaxNameLength {
+			return invalid(ErrInvalidSubscription, name, "keys must be 1 to %d bytes", MaxNameLength)
+		}
+		if len(v) > MaxValueLength {
+			return invalid(ErrInvalidSubscription, name+"["+truncate(k, 64)+"]", "is longer than %d bytes", MaxValueLength)
+		}
+	}
+	return nil
+}
+
+func validHeaderName(k string) bool {
+	if k == "" || len(k) > MaxNameLength {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// redactedURL returns the URL without credentials or query values.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}
+
+// String describes the subscription without secrets.
+func (s Subscription) String() string {
+	return fmt.Sprintf("Subscription{ID:%s Org:%s Name:%q URL:%s Events:%v State:%s Type:%s}",
+		s.ID, s.OrganizationID, s.Name, redactedURL(s.URL), s.Events, s.State, s.Type)
+}
+
+// GoString is String, so %#v does not print secrets either.
+func (s Subscription) GoString() string { return s.String() }
+
+// LogValue describes the subscription to log/slog without secrets.
+func (s Subscription) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", s.ID),
+		slog.String("organization_id", s.OrganizationID),
+		slog.String("url", redactedURL(s.URL)),
+		slog.String("state", string(s.State)),
+	)
+}
+
+// String hides the password.
+func (b BasicAuth) String() string { return "BasicAuth{Username:" + b.Username + " Password:<redacted>}" }
+
+// GoString hides the password.
+func (b BasicAuth) GoString() string { return b.String() }
+
+// String hides the secret.
+func (p PreviousSecret) String() string {
+	return "PreviousSecret{Secret:<redacted> ExpiresAt:" + p.ExpiresAt.Format(time.RFC3339) + "}"
+}
+
+// GoString hides the secret.
+func (p PreviousSecret) GoString() string { return p.String() }
