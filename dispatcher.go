@@ -1,0 +1,642 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relayhook/webhook/internal/ids"
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers             = 64
+	DefaultMaxPerSubscription  = 16
+	DefaultTimeout             = 30 * time.Second
+	DefaultMaxResponseBodyRead = 64 << 10
+	DefaultMaxResponseBodyKept = 1 << 10
+	DefaultMaxDataBytes        = 256 << 10
+	DefaultPollInterval        = 5 * time.Second
+	DefaultRetention           = 7 * 24 * time.Hour
+	DefaultUserAgent           = "relayhook/1"
+)
+
+// Config configures a Dispatcher. The zero value (or nil) gives the
+// defaults.
+type Config struct {
+	// Workers is how many attempts run at once. Defaults to
+	// DefaultWorkers.
+	Workers int
+	// MaxPerSubscription is how many attempts to one subscription run at
+	// once, so a slow endpoint cannot take every worker. Defaults to
+	// DefaultMaxPerSubscription (capped at Workers).
+	MaxPerSubscription int
+	// Timeout bounds each attempt, from dialling to the end of the
+	// response. Defaults to DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient sends TypeWebhook attempts. Redirects are never followed
+	// whatever its CheckRedirect says. Defaults to NewHTTPClient().
+	HTTPClient *http.Client
+	// MaxResponseBodyRead is how many bytes of a response are read (so the
+	// connection can be reused); the rest is discarded with the
+	// connection. Defaults to DefaultMaxResponseBodyRead.
+	MaxResponseBodyRead int64
+	// MaxResponseBodyKept is how many bytes of a response the attempt log
+	// keeps. Defaults to DefaultMaxResponseBodyKept.
+	MaxResponseBodyKept int
+	// MaxDataBytes is the largest Event.Data Dispatch accepts. Defaults to
+	// DefaultMaxDataBytes.
+	MaxDataBytes int
+	// Retry decides the retry schedule. Defaults to DefaultRetryPolicy().
+	Retry RetryPolicy
+	// FailureThreshold is how many consecutive failed attempts turn a
+	// subscription to StateTooManyErrors. Defaults to
+	// DefaultFailureThreshold; negative disables it.
+	FailureThreshold int
+	// Notifier is told when a subscription is turned off. Optional.
+	Notifier Notifier
+	// Observer, when set, is called after every attempt, from the worker
+	// that made it, with what a host needs for metrics. It must be quick
+	// and safe for concurrent use; a panic in it is recovered and logged.
+	Observer func(AttemptInfo)
+	// Formats registers body formats by name, beside FormatEnvelope
+	// (which it may replace).
+	Formats map[string]Format
+	// Senders registers senders by subscription type, beside TypeWebhook
+	// (which it may replace).
+	Senders map[string]Sender
+	// Clock tells the time. Defaults to SystemClock.
+	Clock Clock
+	// Logger receives the dispatcher's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Lease is how long a claimed delivery is held before another worker
+	// may take it over. It must exceed Timeout. Defaults to 2*Timeout +
+	// 30s.
+	Lease time.Duration
+	// PollInterval is how often an idle dispatcher looks for work when
+	// its Store cannot signal new work (Store.Notify returns nil), and
+	// the longest it sleeps otherwise. Defaults to DefaultPollInterval.
+	PollInterval time.Duration
+	// Retention is how long events are kept (with their finished
+	// deliveries and attempts) after their Timestamp; the dispatcher
+	// prunes older ones hourly. Defaults to DefaultRetention; negative
+	// keeps them forever.
+	Retention time.Duration
+	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
+	UserAgent string
+}
+
+// AttemptInfo describes one attempt to a Config.Observer.
+type AttemptInfo struct {
+	EventID        string
+	EventType      string
+	OrganizationID string
+	SubscriptionID string
+	DeliveryID     string
+	// Attempt is the attempt's number, 1 for the first.
+	Attempt int
+	// StatusCode is the HTTP status, 0 if none.
+	StatusCode int
+	// Latency is how long the attempt took (real time).
+	Latency time.Duration
+	// Err is why the attempt failed, nil on success.
+	Err error
+	// Outcome is where the delivery stands after it.
+	Outcome DeliveryState
+	// NextAttemptAt is when it will be retried, if Outcome is pending.
+	NextAttemptAt time.Time
+}
+
+// DispatchResult tells what Dispatch did.
+type DispatchResult struct {
+	// EventID is the event's ID (generated if it had none).
+	EventID string
+	// Matched is how many Active subscriptions matched the event.
+	Matched int
+	// Enqueued is how many deliveries were created; fewer than Matched
+	// when the event was dispatched before (idempotent dispatch).
+	Enqueued int
+}
+
+// Dispatcher is the host's entry point: it stores subscriptions, fans
+// events out to them, and (once started) delivers, retries and logs. All
+// its methods are safe for concurrent use.
+type Dispatcher struct {
+	store   Store
+	cfg     Config // with defaults filled in
+	clock   Clock
+	log     *slog.Logger
+	formats map[string]Format
+	senders map[string]Sender
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	done    chan struct{} // closed when Close finished
+
+	closing  atomic.Bool
+	stop     chan struct{}      // closed to stop claiming
+	runCtx   context.Context    // parent of attempts; cancelled when Close's ctx ends
+	cancel   context.CancelFunc // cancels runCtx
+	wg       sync.WaitGroup     // claimer, workers, pruner
+	finishWG sync.WaitGroup     // finisher
+	jobs     chan *Delivery
+	outcomes chan Outcome
+	freed    chan struct{} // a worker became free
+	busy     atomic.Int64  // deliveries claimed and not yet done
+
+	inflightMu sync.Mutex
+	inflight   map[string]int // subscription ID -> attempts claimed
+	atCap      int            // subscriptions whose count is MaxPerSubscription
+}
+
+// NewDispatcher returns a Dispatcher over the store. It does not deliver
+// until Start is called; Dispatch and the subscription methods work
+// before that.
+func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
+	if store == nil {
+		return nil, invalid(ErrInvalidConfig, "store", "is nil")
+	}
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	bad := func(field, reason string) error { return invalid(ErrInvalidConfig, field, "%s", reason) }
+	switch {
+	case c.Workers < 0:
+		return nil, bad("Workers", "is negative")
+	case c.MaxPerSubscription < 0:
+		return nil, bad("MaxPerSubscription", "is negative")
+	case c.Timeout < 0:
+		return nil, bad("Timeout", "is negative")
+	case c.MaxResponseBodyRead < 0:
+		return nil, bad("MaxResponseBodyRead", "is negative")
+	case c.MaxResponseBodyKept < 0:
+		return nil, bad("MaxResponseBodyKept", "is negative")
+	case c.MaxDataBytes < 0:
+		return nil, bad("MaxDataBytes", "is negative")
+	case c.Lease < 0:
+		return nil, bad("Lease", "is negative")
+	case c.PollInterval < 0:
+		return nil, bad("PollInterval", "is negative")
+	}
+	c.Workers = orDefault(c.Workers, DefaultWorkers)
+	c.MaxPerSubscription = min(orDefault(c.MaxPerSubscription, DefaultMaxPerSubscription), c.Workers)
+	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
+	c.MaxResponseBodyRead = orDefault(c.MaxResponseBodyRead, DefaultMaxResponseBodyRead)
+	c.MaxResponseBodyKept = min(orDefault(c.MaxResponseBodyKept, DefaultMaxResponseBodyKept), int(c.MaxResponseBodyRead))
+	c.MaxDataBytes = orDefault(c.MaxDataBytes, DefaultMaxDataBytes)
+	c.Lease = orDefault(c.Lease, 2*c.Timeout+30*time.Second)
+	if c.Lease <= c.Timeout {
+		return nil, bad("Lease", "must be longer than Timeout")
+	}
+	c.PollInterval = orDefault(c.PollInterval, DefaultPollInterval)
+	c.Retention = orDefault(c.Retention, DefaultRetention)
+	c.FailureThreshold = orDefault(c.FailureThreshold, DefaultFailureThreshold)
+	c.UserAgent = orDefault(c.UserAgent, DefaultUserAgent)
+	if c.Retry == nil {
+		c.Retry = DefaultRetryPolicy()
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	client := NewHTTPClient()
+	if c.HTTPClient != nil {
+		cc := *c.HTTPClient
+		cc.CheckRedirect = noRedirect
+		client = &cc
+	}
+	d := &Dispatcher{
+		store:    store,
+		cfg:      c,
+		clock:    c.Clock,
+		log:      c.Logger,
+		formats:  map[string]Format{FormatEnvelope: Envelope},
+		senders:  map[string]Sender{},
+		done:     make(chan struct{}),
+		stop:     make(chan struct{}),
+		inflight: map[string]int{},
+	}
+	d.senders[TypeWebhook] = &httpSender{client: client, maxRead: c.MaxResponseBodyRead, maxKeep: c.MaxResponseBodyKept}
+	for name, f := range c.Formats {
+		if name == "" || f == nil {
+			return nil, bad("Formats", "has an empty name or a nil Format")
+		}
+		d.formats[name] = f
+	}
+	for name, s := range c.Senders {
+		if name == "" || s == nil {
+			return nil, bad("Senders", "has an empty name or a nil Sender")
+		}
+		d.senders[name] = s
+	}
+	d.runCtx, d.cancel = context.WithCancel(context.Background())
+	return d, nil
+}
+
+// Store returns the dispatcher's Store, for reads such as ListDeliveries
+// and ListAttempts.
+func (d *Dispatcher) Store() Store { return d.store }
+
+// Start starts delivering: a claimer, Config.Workers workers, a finisher
+// that writes outcomes in batches, and (with a Retention) a pruner. ctx is
+// used only while starting; call Close to stop. A second Start returns
+// ErrAlreadyStarted; Start after Close returns ErrDispatcherClosed.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return ErrDispatcherClosed
+	}
+	if d.started {
+		return ErrAlreadyStarted
+	}
+	d.started = true
+	d.jobs = make(chan *Delivery, d.cfg.Workers)
+	d.outcomes = make(chan Outcome, d.cfg.Workers*2)
+	d.freed = make(chan struct{}, 1)
+	d.wg.Add(1 + d.cfg.Workers)
+	go d.claimLoop()
+	for range d.cfg.Workers {
+		go d.worker()
+	}
+	d.finishWG.Add(1)
+	go d.finisher()
+	if d.cfg.Retention > 0 {
+		d.wg.Add(1)
+		go d.pruner()
+	}
+	return nil
+}
+
+// Close stops claiming, lets the attempts in flight finish until ctx ends
+// (then cancels them), releases the leases of the deliveries it claimed
+// but did not finish, so another process takes them over at once, and
+// returns when every goroutine it started has exited: ctx.Err() if ctx
+// ended first, nil otherwise. Close is idempotent and safe before Start;
+// after it, Dispatch returns ErrDispatcherClosed.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		<-d.done
+		return nil
+	}
+	d.closed = true
+	started := d.started
+	d.mu.Unlock()
+	defer close(d.done)
+	d.closing.Store(true)
+	if !started {
+		d.cancel()
+		return nil
+	}
+	close(d.stop)
+	workersDone := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(workersDone)
+	}()
+	var err error
+	select {
+	case <-workersDone:
+	case <-ctx.Done():
+		err = ctx.Err()
+		d.cancel() // abort attempts in flight; they are released
+		<-workersDone
+	}
+	close(d.outcomes)
+	d.finishWG.Wait()
+	d.cancel()
+	return err
+}
+
+func (d *Dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+// Dispatch fans an event out: it validates it, fills in its ID and
+// Timestamp if empty, stores it with one Pending delivery per matching
+// Active subscription of its organization, and returns once all are in the
+// Store. Dispatching an event whose OrganizationID and ID were dispatched
+// before creates no second delivery to any subscription. The event is
+// stored even when nothing matches, so it can be replayed to a
+// subscription later (see Replay).
+func (d *Dispatcher) Dispatch(ctx context.Context, ev Event) (DispatchResult, error) {
+	return d.DispatchWith(ctx, ev, d.store.Enqueue)
+}
+
+// EnqueueFunc stores an event and its deliveries as Store.Enqueue does.
+type EnqueueFunc func(ctx context.Context, ev *Event, deliveries []*Delivery) (int, error)
+
+// DispatchWith is Dispatch with the final write done by enqueue instead of
+// the Store's Enqueue: pgstore uses it to enqueue inside the host's own
+// transaction (the outbox pattern). Matching still reads the Store.
+func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue EnqueueFunc) (DispatchResult, error) {
+	if d.isClosed() {
+		return DispatchResult{}, ErrDispatcherClosed
+	}
+	now := d.clock.Now()
+	if err := d.prepareEvent(&ev, now); err != nil {
+		return DispatchResult{}, err
+	}
+	subs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+	if err != nil {
+		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
+	}
+	deliveries := make([]*Delivery, len(subs))
+	block := make([]Delivery, len(subs))
+	for i, s := range subs {
+		block[i] = Delivery{
+			ID:             ids.New("dlv_", now),
+			EventID:        ev.ID,
+			OrganizationID: ev.OrganizationID,
+			SubscriptionID: s.ID,
+			State:          DeliveryPending,
+			NextAttemptAt:  now,
+			CreatedAt:      now,
+			UpdatedAt:      now,
+		}
+		deliveries[i] = &block[i]
+	}
+	n, err := enqueue(ctx, &ev, deliveries)
+	if err != nil {
+		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
+	}
+	return DispatchResult{EventID: ev.ID, Matched: len(subs), Enqueued: n}, nil
+}
+
+func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
+	bad := func(field, format string, args ...any) error {
+		return invalid(ErrInvalidEvent, field, format, args...)
+	}
+	if !ValidEventType(ev.Type) {
+		return bad("Type", "%q is not dot-separated segments of letters, digits, '_' and '-', at most %d bytes", truncate(ev.Type, 64), MaxEventTypeLength)
+	}
+	if ev.OrganizationID == "" {
+		return bad("OrganizationID", "is required")
+	}
+	if len(ev.OrganizationID) > MaxNameLength || !printable(ev.OrganizationID) {
+		return bad("OrganizationID", "must be at most %d printable bytes", MaxNameLength)
+	}
+	if len(ev.ID) > MaxNameLength || !printable(ev.ID) {
+		return bad("ID", "must be at most %d printable bytes", MaxNameLength)
+	}
+	if len(ev.Data) > d.cfg.MaxDataBytes {
+		return bad("Data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
+	}
+	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+		return bad("Data", "is not valid JSON")
+	}
+	if ev.ID == "" {
+		ev.ID = ids.New("evt_", now)
+	}
+	if ev.Timestamp.IsZero() {
+		ev.Timestamp = now
+	}
+	ev.Timestamp = ev.Timestamp.Round(0).Truncate(time.Microsecond)
+	return nil
+}
+
+// CreateSubscription validates s, fills in its defaults (ID, Secret,
+// State, ContentType, Format, Type, CreatedAt, UpdatedAt) and stores it. An
+// invalid s gets a *ValidationError and is left unchanged.
+func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) error {
+	if err := d.validateSubscription(s); err != nil {
+		return err
+	}
+	now := d.clock.Now().Round(0).Truncate(time.Microsecond)
+	if s.ID == "" {
+		s.ID = ids.New("sub_", now)
+	}
+	if s.Secret == "" {
+		s.Secret = NewSecret()
+	}
+	s.State = orDefault(s.State, StateActive)
+	s.ContentType = orDefault(s.ContentType, ContentTypeJSON)
+	s.Format = orDefault(s.Format, FormatEnvelope)
+	s.Type = orDefault(s.Type, TypeWebhook)
+	s.CreatedAt, s.UpdatedAt = now, now
+	s.ConsecutiveFailures = 0
+	if s.UpdatedBy == "" {
+		s.UpdatedBy = s.CreatedBy
+	}
+	return d.store.CreateSubscription(ctx, s)
+}
+
+// UpdateSubscription validates s and replaces the stored subscription with
+// its ID. CreatedAt and CreatedBy are kept from the store, UpdatedAt is set
+// now, and an empty Secret keeps the stored one. Setting State to Active
+// re-activates a subscription (as SetSubscriptionState does).
+func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) error {
+	if s.ID == "" {
+		return invalid(ErrInvalidSubscription, "ID", "is required to update")
+	}
+	if err := d.validateSubscription(s); err != nil {
+		return err
+	}
+	old, err := d.store.GetSubscription(ctx, s.ID)
+	if err != nil {
+		return err
+	}
+	if old.OrganizationID != s.OrganizationID {
+		return invalid(ErrInvalidSubscription, "OrganizationID", "cannot change")
+	}
+	u := *s
+	u.Secret = orDefault(u.Secret, old.Secret)
+	u.State = orDefault(u.State, old.State)
+	u.ContentType = orDefault(u.ContentType, ContentTypeJSON)
+	u.Format = orDefault(u.Format, FormatEnvelope)
+	u.Type = orDefault(u.Type, TypeWebhook)
+	u.CreatedAt, u.CreatedBy = old.CreatedAt, old.CreatedBy
+	u.UpdatedAt = d.clock.Now().Round(0).Truncate(time.Microsecond)
+	u.ConsecutiveFailures = old.ConsecutiveFailures
+	if err := d.store.UpdateSubscription(ctx, &u); err != nil {
+		return err
+	}
+	if u.State == StateActive && old.State != StateActive {
+		if err := d.store.SetSubscriptionState(ctx, u.ID, StateActive, u.UpdatedAt); err != nil {
+			return err
+		}
+		u.ConsecutiveFailures = 0
+	}
+	*s = u
+	return nil
+}
+
+func (d *Dispatcher) validateSubscription(s *Subscription) error {
+	if s == nil {
+		return invalid(ErrInvalidSubscription, "Subscription", "is nil")
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.Format != "" && d.formats[s.Format] == nil {
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Format", Reason: fmt.Sprintf("%q: %v", truncate(s.Format, 64), ErrUnknownFormat)}
+	}
+	if s.Type != "" && d.senders[s.Type] == nil {
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Type", Reason: fmt.Sprintf("%q: %v", truncate(s.Type, 64), ErrUnknownType)}
+	}
+	return nil
+}
+
+// GetSubscription returns the subscription with the ID, or ErrNotFound.
+func (d *Dispatcher) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
+	return d.store.GetSubscription(ctx, id)
+}
+
+// DeleteSubscription deletes the subscription and its pending deliveries.
+func (d *Dispatcher) DeleteSubscription(ctx context.Context, id string) error {
+	return d.store.DeleteSubscription(ctx, id)
+}
+
+// ListSubscriptions returns a page of an organization's subscriptions and
+// the cursor of the next page ("" after the last).
+func (d *Dispatcher) ListSubscriptions(ctx context.Context, orgID string, page Page) ([]*Subscription, string, error) {
+	if err := checkPage(page); err != nil {
+		return nil, "", err
+	}
+	return d.store.ListSubscriptions(ctx, orgID, page)
+}
+
+func checkPage(p Page) error {
+	if p.Limit < 0 || p.Limit > MaxPageLimit {
+		return invalid(ErrInvalidArgument, "Page.Limit", "must be 0 to %d", MaxPageLimit)
+	}
+	return nil
+}
+
+// SetSubscriptionState stops (StateStopped) or re-activates (StateActive)
+// a subscription. Re-activation resets its failure count, and its waiting
+// deliveries resume; see Replay for the events it missed meanwhile.
+func (d *Dispatcher) SetSubscriptionState(ctx context.Context, id string, state State) error {
+	switch state {
+	case StateActive, StateStopped, StateTooManyErrors:
+	default:
+		return invalid(ErrInvalidArgument, "state", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
+	}
+	return d.store.SetSubscriptionState(ctx, id, state, d.clock.Now())
+}
+
+// Redeliver puts a dead (or delivered) delivery back in the queue, due
+// now, with a fresh retry schedule.
+func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
+	return d.store.Redeliver(ctx, deliveryID, d.clock.Now())
+}
+
+// RedeliverDead redelivers the dead deliveries of a subscription created
+// in [from, to) (a zero bound is open) and returns how many.
+func (d *Dispatcher) RedeliverDead(ctx context.Context, subscriptionID string, from, to time.Time) (int, error) {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return 0, invalid(ErrInvalidArgument, "to", "must be after from")
+	}
+	if _, err := d.store.GetSubscription(ctx, subscriptionID); err != nil {
+		return 0, err
+	}
+	// Collect first: redelivering while paging would move rows under the
+	// cursor's filter.
+	var todo []string
+	f := DeliveryFilter{SubscriptionID: subscriptionID, State: DeliveryDead, CreatedFrom: from, CreatedTo: to, Page: Page{Limit: MaxPageLimit}}
+	for {
+		page, next, err := d.store.ListDeliveries(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		for _, dl := range page {
+			todo = append(todo, dl.ID)
+		}
+		if next == "" {
+			break
+		}
+		f.Page.Cursor = next
+	}
+	now := d.clock.Now()
+	for i, id := range todo {
+		if err := d.store.Redeliver(ctx, id, now); err != nil {
+			return i, err
+		}
+	}
+	return len(todo), nil
+}
+
+// Replay enqueues, for the subscription, the stored events of its
+// organization whose Timestamp is in [from, to) (a zero bound is open) and
+// that match its Events, skipping those it already has a delivery for. It
+// returns how many deliveries it created. Use it after re-activating a
+// subscription to send what it missed while it was off.
+func (d *Dispatcher) Replay(ctx context.Context, subscriptionID string, from, to time.Time) (int, error) {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return 0, invalid(ErrInvalidArgument, "to", "must be after from")
+	}
+	sub, err := d.store.GetSubscription(ctx, subscriptionID)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	f := EventFilter{OrganizationID: sub.OrganizationID, From: from, To: to, Page: Page{Limit: MaxPageLimit}}
+	for {
+		events, next, err := d.store.ListEvents(ctx, f)
+		if err != nil {
+			return total, err
+		}
+		for _, ev := range events {
+			if !sub.Matches(ev.Type) {
+				continue
+			}
+			now := d.clock.Now()
+			n, err := d.store.Enqueue(ctx, ev, []*Delivery{{
+				ID: ids.New("dlv_", now), EventID: ev.ID, OrganizationID: ev.OrganizationID,
+				SubscriptionID: sub.ID, State: DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+			}})
+			if err != nil {
+				return total, err
+			}
+			total += n
+		}
+		if next == "" {
+			return total, nil
+		}
+		f.Page.Cursor = next
+	}
+}
+
+// pruner deletes events older than the retention, hourly.
+func (d *Dispatcher) pruner() {
+	defer d.wg.Done()
+	for {
+		cutoff := d.clock.Now().Add(-d.cfg.Retention)
+		for {
+			n, err := d.store.Prune(d.runCtx, cutoff, 1000)
+			if err != nil {
+				if d.runCtx.Err() == nil {
+					d.log.Warn("webhook: pruning old events", "err", err)
+				}
+				break
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		t := d.clock.NewTimer(time.Hour)
+		select {
+		case <-d.stop:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
+}
+

@@ -1,0 +1,378 @@
+package webhook
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// finishBatch is the most outcomes written by one Store.Finish.
+const finishBatch = 256
+
+// claimLoop claims due deliveries as workers become free and hands them to
+// the workers. It closes jobs when it stops.
+func (d *Dispatcher) claimLoop() {
+	defer d.wg.Done()
+	defer close(d.jobs)
+	var errDelay time.Duration
+	for {
+		select {
+		case <-d.stop:
+			return
+		default:
+		}
+		free := d.cfg.Workers - int(d.busy.Load())
+		if free <= 0 {
+			select {
+			case <-d.freed:
+				continue
+			case <-d.stop:
+				return
+			}
+		}
+		notify := d.store.Notify() // before Claim, so no signal is missed
+		now := d.clock.Now()
+		exclude := d.excluded()
+		claimed, err := d.store.Claim(d.runCtx, ClaimParams{
+			Now: now, Limit: free, Lease: d.cfg.Lease,
+			MaxPerSubscription: d.cfg.MaxPerSubscription, Exclude: exclude,
+		})
+		if err != nil {
+			if d.runCtx.Err() != nil {
+				return
+			}
+			errDelay = min(max(2*errDelay, 100*time.Millisecond), 30*time.Second)
+			d.log.Error("webhook: claiming deliveries failed; backing off", "err", err, "retry_in", errDelay)
+			if !d.sleep(errDelay, nil) {
+				return
+			}
+			continue
+		}
+		errDelay = 0
+		if len(claimed) > 0 {
+			d.busy.Add(int64(len(claimed)))
+			for _, dl := range claimed {
+				if !d.admit(dl.SubscriptionID) {
+					// Over the cap: hand it back at once; the subscription
+					// is excluded from the next claims until a slot frees.
+					d.busy.Add(-1)
+					d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+					continue
+				}
+				d.jobs <- dl
+			}
+			continue
+		}
+		// Idle: sleep until the next due time, new work, a free slot (for a
+		// subscription at its cap), or the poll interval.
+		wait := d.cfg.PollInterval
+		if notify != nil {
+			if due, ok, err := d.store.NextDue(d.runCtx); err == nil && ok {
+				wait = min(wait, due.Sub(now))
+			}
+		}
+		if wait <= 0 {
+			if len(exclude) > 0 {
+				wait = d.cfg.PollInterval // work is waiting for a slot: freed wakes us
+			} else {
+				wait = 10 * time.Millisecond // a lease about to expire, or a race
+			}
+		}
+		if !d.sleep(wait, notify) {
+			return
+		}
+	}
+}
+
+// sleep waits for d on the clock, a close of notify, a freed worker, or
+// stop; it returns false on stop.
+func (d *Dispatcher) sleep(wait time.Duration, notify <-chan struct{}) bool {
+	t := d.clock.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C():
+	case <-notify:
+	case <-d.freed:
+	case <-d.stop:
+		return false
+	}
+	return true
+}
+
+// admit counts an attempt to the subscription, unless it is at its cap.
+func (d *Dispatcher) admit(subID string) bool {
+	d.inflightMu.Lock()
+	defer d.inflightMu.Unlock()
+	n := d.inflight[subID]
+	if n >= d.cfg.MaxPerSubscription {
+		return false
+	}
+	d.inflight[subID] = n + 1
+	if n+1 == d.cfg.MaxPerSubscription {
+		d.atCap++
+	}
+	return true
+}
+
+// release ends the count of an attempt to the subscription and frees a
+// worker slot.
+func (d *Dispatcher) release(subID string) {
+	d.inflightMu.Lock()
+	n := d.inflight[subID]
+	if n == d.cfg.MaxPerSubscription {
+		d.atCap--
+	}
+	if n <= 1 {
+		delete(d.inflight, subID)
+	} else {
+		d.inflight[subID] = n - 1
+	}
+	d.inflightMu.Unlock()
+	d.busy.Add(-1)
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// excluded lists the subscriptions at their cap, nil if none.
+func (d *Dispatcher) excluded() []string {
+	d.inflightMu.Lock()
+	defer d.inflightMu.Unlock()
+	if d.atCap == 0 {
+		return nil
+	}
+	out := make([]string, 0, d.atCap)
+	for id, n := range d.inflight {
+		if n >= d.cfg.MaxPerSubscription {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (d *Dispatcher) worker() {
+	defer d.wg.Done()
+	for dl := range d.jobs {
+		d.process(dl)
+		d.release(dl.SubscriptionID)
+	}
+}
+
+// process makes one attempt at a claimed delivery and queues its outcome.
+func (d *Dispatcher) process(dl *Delivery) {
+	if d.closing.Load() {
+		d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+		return
+	}
+	ev, sub := dl.Event, dl.Subscription
+	number := dl.Attempts + 1
+	start := d.clock.Now()
+	realStart := time.Now()
+	resp, err := d.send(dl, number, start)
+	latency := time.Since(realStart)
+	if err != nil && d.runCtx.Err() != nil {
+		// Aborted by Close: not the endpoint's fault, not counted.
+		d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+		return
+	}
+	now := d.clock.Now()
+	ok := err == nil && (resp.StatusCode == 0 || resp.StatusCode/100 == 2)
+	if err == nil && !ok {
+		err = &StatusError{StatusCode: resp.StatusCode}
+	}
+	a := &Attempt{
+		DeliveryID: dl.ID, EventID: ev.ID, SubscriptionID: sub.ID,
+		Number: number, At: start, Duration: latency,
+		StatusCode: resp.StatusCode, ResponseBody: string(resp.Body),
+	}
+	o := Outcome{DeliveryID: dl.ID, Lease: dl.Lease, Attempt: a}
+	gone := resp.StatusCode == http.StatusGone
+	switch {
+	case ok:
+		o.State = DeliveryDelivered
+	case gone:
+		o.State = DeliveryDead
+	default:
+		delay, retry := d.nextRetry(Failure{
+			Attempt: number, CreatedAt: dl.CreatedAt, Now: now,
+			StatusCode: resp.StatusCode, RetryAfter: resp.RetryAfter, Err: err,
+		})
+		if retry {
+			o.State, o.NextAttemptAt = DeliveryPending, now.Add(delay)
+		} else {
+			o.State = DeliveryDead
+		}
+	}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	a.Outcome = o.State
+	d.outcomes <- o
+
+	switch {
+	case gone:
+		d.turnOff(sub, StateStopped, "endpoint answered 410 Gone", now)
+	case ok && sub.ConsecutiveFailures == 0:
+	case d.cfg.FailureThreshold > 0 || ok:
+		tripped, herr := d.store.RecordHealth(d.runCtx, sub.ID, ok, d.cfg.FailureThreshold, now)
+		if herr != nil {
+			d.log.Warn("webhook: recording subscription health failed", "subscription", sub.ID, "err", herr)
+		}
+		if tripped {
+			d.log.Warn("webhook: subscription disabled after too many consecutive failures", "subscription", sub.ID, "threshold", d.cfg.FailureThreshold)
+			d.notify(sub, StateTooManyErrors, a.Error, now)
+		}
+	}
+	if d.cfg.Observer != nil {
+		info := AttemptInfo{
+			EventID: ev.ID, EventType: ev.Type, OrganizationID: ev.OrganizationID,
+			SubscriptionID: sub.ID, DeliveryID: dl.ID, Attempt: number,
+			StatusCode: resp.StatusCode, Latency: latency, Err: err,
+			Outcome: o.State, NextAttemptAt: o.NextAttemptAt,
+		}
+		d.guard("observer", func() { d.cfg.Observer(info) })
+	}
+}
+
+func (d *Dispatcher) nextRetry(f Failure) (delay time.Duration, retry bool) {
+	d.guard("retry policy", func() { delay, retry = d.cfg.Retry.NextRetry(f) })
+	return delay, retry
+}
+
+// turnOff sets a subscription's state after its endpoint asked for it and
+// tells the Notifier.
+func (d *Dispatcher) turnOff(sub *Subscription, state State, reason string, now time.Time) {
+	if err := d.store.SetSubscriptionState(d.runCtx, sub.ID, state, now); err != nil {
+		d.log.Warn("webhook: changing subscription state failed", "subscription", sub.ID, "state", state, "err", err)
+		return
+	}
+	d.log.Warn("webhook: subscription turned off", "subscription", sub.ID, "state", state, "reason", reason)
+	d.notify(sub, state, reason, now)
+}
+
+func (d *Dispatcher) notify(sub *Subscription, state State, reason string, now time.Time) {
+	if d.cfg.Notifier == nil {
+		return
+	}
+	n := Notification{Subscription: sub, State: state, Email: sub.ErrorsEmail, Reason: reason, At: now}
+	d.guard("notifier", func() { d.cfg.Notifier.Notify(d.runCtx, n) })
+}
+
+// guard runs a user callback, recovering and logging a panic.
+func (d *Dispatcher) guard(what string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.log.Error("webhook: panic in "+what, "panic", fmt.Sprint(r))
+		}
+	}()
+	f()
+}
+
+// send encodes, signs and sends one attempt.
+func (d *Dispatcher) send(dl *Delivery, number int, now time.Time) (resp Response, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("webhook: panic while sending: %v", r)
+			d.log.Error("webhook: panic while sending", "subscription", dl.SubscriptionID, "panic", fmt.Sprint(r))
+		}
+	}()
+	ev, sub := dl.Event, dl.Subscription
+	f := d.formats[orDefault(sub.Format, FormatEnvelope)]
+	if f == nil {
+		return Response{}, Permanent(fmt.Errorf("%w %q", ErrUnknownFormat, sub.Format))
+	}
+	s := d.senders[orDefault(sub.Type, TypeWebhook)]
+	if s == nil {
+		return Response{}, Permanent(fmt.Errorf("%w %q", ErrUnknownType, sub.Type))
+	}
+	body, contentType, err := AppendBody(nil, f, ev, sub)
+	if err != nil {
+		return Response{}, Permanent(fmt.Errorf("webhook: encoding body with format %q: %w", sub.Format, err))
+	}
+	signer, err := subscriptionSigner(sub, now)
+	if err != nil {
+		return Response{}, Permanent(err)
+	}
+	h := make(http.Header, 6+len(sub.Headers))
+	for k, v := range sub.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", contentType)
+	h.Set("User-Agent", d.cfg.UserAgent)
+	h.Set(HeaderID, ev.ID)
+	h.Set(HeaderTimestamp, formatUnix(now))
+	h.Set(HeaderSignature, signer.Sign(ev.ID, now, body))
+	if ba := sub.BasicAuth; ba != nil {
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+ba.Password)))
+	}
+	ctx, cancel := context.WithTimeout(d.runCtx, d.cfg.Timeout)
+	defer cancel()
+	return s.Send(ctx, &Request{
+		Event: ev, Subscription: sub, DeliveryID: dl.ID, Attempt: number,
+		Body: body, ContentType: contentType, Header: h,
+	})
+}
+
+// subscriptionSigner signs with the subscription's secret and its previous
+// secrets not yet expired at now.
+func subscriptionSigner(sub *Subscription, now time.Time) (*Signer, error) {
+	secrets := []string{sub.Secret}
+	for _, p := range sub.PreviousSecrets {
+		if now.Before(p.ExpiresAt) {
+			secrets = append(secrets, p.Secret)
+		}
+	}
+	s, err := NewSigner(secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: subscription %s: %w", sub.ID, err)
+	}
+	return s, nil
+}
+
+// finisher writes outcomes to the Store in batches until outcomes is
+// closed and drained.
+func (d *Dispatcher) finisher() {
+	defer d.finishWG.Done()
+	batch := make([]Outcome, 0, finishBatch)
+	for o := range d.outcomes {
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < finishBatch {
+			select {
+			case o, ok := <-d.outcomes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		d.finish(batch)
+	}
+}
+
+// finish writes one batch, retrying a few times. If the Store stays
+// unreachable the leases expire and the deliveries are tried again: an
+// attempt may then be repeated, never lost.
+func (d *Dispatcher) finish(batch []Outcome) {
+	delay := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := d.store.Finish(ctx, d.clock.Now(), batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 5 {
+			d.log.Error("webhook: recording outcomes failed; the deliveries will be retried when their leases expire", "deliveries", len(batch), "err", err)
+			return
+		}
+		d.log.Warn("webhook: recording outcomes failed; retrying", "deliveries", len(batch), "err", err)
+		time.Sleep(delay)
+		delay *= 4
+	}
+}
