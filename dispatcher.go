@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,17 @@ type Config struct {
 	Retention time.Duration
 	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
 	UserAgent string
+
+	// AllowPrivateNetworks lets subscriptions reach loopback, private,
+	// link-local and other non-public addresses (for on-premise hosts and
+	// tests). Defaults to false: such targets are refused when a
+	// subscription is saved and again at dial time, on the resolved IP.
+	AllowPrivateNetworks bool
+	// AllowedNetworks are address ranges allowed even though they are not
+	// public, e.g. an on-premise CRM's subnet. Defaults to none.
+	AllowedNetworks []netip.Prefix
+	// HTTPSOnly refuses http:// subscription URLs. Defaults to false.
+	HTTPSOnly bool
 }
 
 // AttemptInfo describes one attempt to a Config.Observer.
@@ -153,6 +165,8 @@ type Dispatcher struct {
 	inflightMu sync.Mutex
 	inflight   map[string]int // subscription ID -> attempts claimed
 	atCap      int            // subscriptions whose count is MaxPerSubscription
+
+	ownClient *http.Client // the default client, whose idle connections Close closes
 }
 
 // NewDispatcher returns a Dispatcher over the store. It does not deliver
@@ -209,21 +223,24 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		c.Logger = slog.Default()
 	}
 	client := NewHTTPClient()
+	ownClient := client
 	if c.HTTPClient != nil {
+		ownClient = nil
 		cc := *c.HTTPClient
 		cc.CheckRedirect = noRedirect
 		client = &cc
 	}
 	d := &Dispatcher{
-		store:    store,
-		cfg:      c,
-		clock:    c.Clock,
-		log:      c.Logger,
-		formats:  map[string]Format{FormatEnvelope: Envelope},
-		senders:  map[string]Sender{},
-		done:     make(chan struct{}),
-		stop:     make(chan struct{}),
-		inflight: map[string]int{},
+		store:     store,
+		cfg:       c,
+		clock:     c.Clock,
+		log:       c.Logger,
+		formats:   map[string]Format{FormatEnvelope: Envelope},
+		senders:   map[string]Sender{},
+		done:      make(chan struct{}),
+		stop:      make(chan struct{}),
+		inflight:  map[string]int{},
+		ownClient: ownClient,
 	}
 	d.senders[TypeWebhook] = &httpSender{client: client, maxRead: c.MaxResponseBodyRead, maxKeep: c.MaxResponseBodyKept}
 	for name, f := range c.Formats {
@@ -319,6 +336,9 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	close(d.outcomes)
 	d.finishWG.Wait()
 	d.cancel()
+	if d.ownClient != nil {
+		d.ownClient.CloseIdleConnections()
+	}
 	return err
 }
 
@@ -639,4 +659,3 @@ func (d *Dispatcher) pruner() {
 		}
 	}
 }
-

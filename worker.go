@@ -131,10 +131,7 @@ func (d *Dispatcher) release(subID string) {
 	}
 	d.inflightMu.Unlock()
 	d.busy.Add(-1)
-	select {
-	case d.freed <- struct{}{}:
-	default:
-	}
+	d.poke()
 }
 
 // excluded lists the subscriptions at their cap, nil if none.
@@ -352,6 +349,22 @@ func (d *Dispatcher) finisher() {
 			}
 		}
 		d.finish(batch)
+		// A rescheduled delivery may now be due sooner than the claimer
+		// planned to wake (it slept until the lease's expiry): wake it.
+		for _, o := range batch {
+			if o.State == DeliveryPending {
+				d.poke()
+				break
+			}
+		}
+	}
+}
+
+// poke wakes the claimer if it sleeps.
+func (d *Dispatcher) poke() {
+	select {
+	case d.freed <- struct{}{}:
+	default:
 	}
 }
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the whole test suite with the race detector: the core module and the
+# pgstore module, against a throwaway PostgreSQL server started here (unless
+# RELAYHOOK_PG_URL already names one) and stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${RELAYHOOK_PG_URL:-}" ]; then
+	pgdir=$(mktemp -d)
+	trap 'bash scripts/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
+	RELAYHOOK_PG_URL=$(bash scripts/postgres.sh start "$pgdir")
+	export RELAYHOOK_PG_URL
+fi
+
+go test -race -count=1 ./...
+for mod in pgstore; do
+	if [ -f "$mod/go.mod" ]; then
+		(cd "$mod" && go test -race -count=1 ./...)
+	fi
+done
