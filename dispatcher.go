@@ -235,7 +235,7 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		cfg:       c,
 		clock:     c.Clock,
 		log:       c.Logger,
-		formats:   map[string]Format{FormatEnvelope: Envelope},
+		formats:   builtinFormats(),
 		senders:   map[string]Sender{},
 		done:      make(chan struct{}),
 		stop:      make(chan struct{}),
