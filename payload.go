@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -18,7 +19,8 @@ import (
 //	 ...the subscription's Properties, sorted by key}
 //
 // The keys come in this order, customParameters is {} when the
-// subscription has none, and Properties never replace a standard key.
+// subscription has none, and Properties never replace a standard key: one
+// named like a standard key, in any case, is left out.
 const FormatEnvelope = "envelope"
 
 // TimestampLayout is the layout of the Envelope's eventTimestamp:
@@ -29,6 +31,19 @@ const TimestampLayout = "2006-01-02T15:04:05.000-07:00"
 var envelopeKeys = map[string]bool{
 	"eventTrigger": true, "eventTimestamp": true, "organizationId": true,
 	"data": true, "customParameters": true,
+}
+
+// isEnvelopeKey reports whether a Property named k could replace a standard
+// key of the Envelope. The comparison ignores case because decoders such as
+// encoding/json match object keys to fields case-insensitively: a later
+// "Data" key would overwrite "data" in a Go receiver's struct.
+func isEnvelopeKey(k string) bool {
+	for std := range envelopeKeys {
+		if strings.EqualFold(k, std) {
+			return true
+		}
+	}
+	return false
 }
 
 // Format renders the JSON body of an event for a subscription. The
@@ -71,7 +86,7 @@ func appendEnvelope(dst []byte, ev *Event, sub *Subscription) ([]byte, error) {
 	dst = appendStringMap(dst, sub.CustomParameters)
 	if len(sub.Properties) > 0 {
 		for _, k := range sortedKeys(sub.Properties) {
-			if envelopeKeys[k] {
+			if isEnvelopeKey(k) {
 				continue
 			}
 			dst = append(dst, ',')
@@ -131,6 +146,10 @@ func AppendJSONString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}

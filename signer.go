@@ -202,11 +202,19 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		mac.Write(body)
 		want[i] = mac.Sum(nil)
 	}
+	// Every part is tried, as the specification asks ("try to verify each
+	// signature until one matches"): a malformed part is an error only
+	// when no other part matches, so the result does not depend on the
+	// order of the parts.
 	sawV1 := false
+	malformed := ""
 	for _, part := range strings.Fields(sigs) {
 		version, b64, ok := strings.Cut(part, ",")
 		if !ok {
-			return fmt.Errorf("%w %s: %q is not version,signature", ErrInvalidHeader, HeaderSignature, truncate(part, 16))
+			if malformed == "" {
+				malformed = part
+			}
+			continue
 		}
 		if version != "v1" {
 			continue
@@ -222,7 +230,10 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 			}
 		}
 	}
-	if !sawV1 {
+	switch {
+	case malformed != "":
+		return fmt.Errorf("%w %s: %q is not version,signature", ErrInvalidHeader, HeaderSignature, truncate(malformed, 16))
+	case !sawV1:
 		return ErrUnsupportedVersion
 	}
 	return ErrSignatureMismatch

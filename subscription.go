@@ -106,7 +106,8 @@ type Subscription struct {
 	// Envelope's customParameters).
 	CustomParameters map[string]string
 	// Properties are injected as extra top-level keys of the Envelope
-	// body; they never replace its standard keys.
+	// body; they never replace its standard keys, and a key equal to one
+	// of them ignoring case is refused.
 	Properties map[string]string
 	// State says whether the subscription receives events. Defaults to
 	// StateActive at creation.
@@ -331,8 +332,8 @@ func (s *Subscription) Validate() error {
 		return err
 	}
 	for k := range s.Properties {
-		if envelopeKeys[k] {
-			return bad("Properties["+k+"]", "would replace a standard key of the body")
+		if isEnvelopeKey(k) {
+			return bad("Properties["+truncate(k, 64)+"]", "would replace a standard key of the body")
 		}
 	}
 	switch s.State {
@@ -463,10 +464,18 @@ func (s Subscription) LogValue() slog.Value {
 }
 
 // String hides the password.
-func (b BasicAuth) String() string { return "BasicAuth{Username:" + b.Username + " Password:<redacted>}" }
+func (b BasicAuth) String() string {
+	return "BasicAuth{Username:" + b.Username + " Password:<redacted>}"
+}
 
 // GoString hides the password.
 func (b BasicAuth) GoString() string { return b.String() }
+
+// LogValue hides the password from log/slog, whose JSON handler would
+// otherwise marshal the struct field by field.
+func (b BasicAuth) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", b.Username), slog.String("password", "<redacted>"))
+}
 
 // String hides the secret.
 func (p PreviousSecret) String() string {
@@ -475,3 +484,9 @@ func (p PreviousSecret) String() string {
 
 // GoString hides the secret.
 func (p PreviousSecret) GoString() string { return p.String() }
+
+// LogValue hides the secret from log/slog, whose JSON handler would
+// otherwise marshal the struct field by field.
+func (p PreviousSecret) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("secret", "<redacted>"), slog.Time("expires_at", p.ExpiresAt))
+}
