@@ -1,0 +1,331 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// claimScanExtra and claimScanFactor size the candidate window of a claim
+// with a per-subscription cap: Limit*claimScanFactor + claimScanExtra due
+// deliveries are read, in due order, to find Limit that respect the cap.
+const (
+	claimScanFactor = 4
+	claimScanExtra  = 256
+)
+
+// deliveryRow holds the scan targets of deliveryColumns.
+type deliveryRow struct {
+	d           webhook.Delivery
+	state       string
+	attempts    int32
+	code        int32
+	lease       pgtype.Text
+	leasedUntil pgtype.Timestamptz
+}
+
+func (r *deliveryRow) targets() []any {
+	d := &r.d
+	return []any{&d.ID, &d.OrganizationID, &d.EventID, &d.SubscriptionID, &r.state, &r.attempts,
+		&d.NextAttemptAt, &r.code, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &r.lease, &r.leasedUntil}
+}
+
+func (r *deliveryRow) delivery() *webhook.Delivery {
+	d := r.d
+	d.State = webhook.DeliveryState(r.state)
+	d.Attempts, d.LastStatusCode = int(r.attempts), int(r.code)
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = utc(d.NextAttemptAt), utc(d.CreatedAt), utc(d.UpdatedAt)
+	d.Lease = r.lease.String
+	d.LeasedUntil = fromTimestamptz(r.leasedUntil)
+	return &d
+}
+
+// Claim leases up to p.Limit due deliveries in one statement; see
+// webhook.Store. Without a per-subscription cap it walks the pending index
+// in due order with FOR UPDATE SKIP LOCKED, so concurrent claims, from this
+// process or another, take disjoint deliveries without waiting for each
+// other.
+func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Delivery, error) {
+	switch {
+	case p.Limit <= 0:
+		return nil, invalidArgument("Limit", "must be positive")
+	case p.Lease <= 0:
+		return nil, invalidArgument("Lease", "must be positive")
+	case p.MaxPerSubscription < 0:
+		return nil, invalidArgument("MaxPerSubscription", "must not be negative")
+	}
+	exclude := p.Exclude
+	if exclude == nil {
+		exclude = []string{}
+	}
+	until := p.Now.Add(p.Lease)
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if p.MaxPerSubscription == 0 || p.MaxPerSubscription >= p.Limit {
+		rows, err = s.pool.Query(ctx, s.q.claim, p.Now, until, p.Limit, exclude)
+	} else {
+		scan := p.Limit*claimScanFactor + claimScanExtra
+		rows, err = s.pool.Query(ctx, s.q.claimCapped, p.Now, until, p.Limit, exclude, p.MaxPerSubscription, scan)
+	}
+	if err != nil {
+		return nil, dbError("claim", err)
+	}
+	defer rows.Close()
+
+	var (
+		out      = make([]*webhook.Delivery, 0, p.Limit)
+		events   = make(map[[2]string]*webhook.Event)
+		versions = make(map[string]int64)
+		r        deliveryRow
+		ev       webhook.Event
+		ts       time.Time
+		offset   int32
+		data     []byte
+		version  int64
+	)
+	targets := append(r.targets(), scanEventInto(&ev, &ts, &offset, &data)...)
+	targets = append(targets, &version)
+	for rows.Next() {
+		data = nil
+		if err := rows.Scan(targets...); err != nil {
+			return nil, dbError("claim", err)
+		}
+		d := r.delivery()
+		key := [2]string{ev.OrganizationID, ev.ID}
+		e := events[key]
+		if e == nil {
+			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID}
+			finishEvent(e, ts, offset, data)
+			events[key] = e
+		}
+		d.Event = e
+		if v, ok := versions[d.SubscriptionID]; !ok || version > v {
+			versions[d.SubscriptionID] = version
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("claim", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	subs, err := s.subscriptions(ctx, versions)
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, d := range out {
+		// A subscription deleted since the claim took its pending
+		// deliveries with it.
+		if d.Subscription = subs[d.SubscriptionID]; d.Subscription != nil {
+			kept = append(kept, d)
+		}
+	}
+	slices.SortStableFunc(kept, func(a, b *webhook.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
+	return kept, nil
+}
+
+// Finish applies a batch of outcomes in one statement, hence one round trip
+// and one transaction; see webhook.Store and webhook.Outcome.
+func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Outcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	n := len(outcomes)
+	var (
+		ids     = make([]string, n)
+		leases  = make([]string, n)
+		states  = make([]string, n)
+		due     = make([]pgtype.Timestamptz, n)
+		counted = make([]bool, n)
+		numbers = make([]int32, n)
+		codes   = make([]int32, n)
+		errs    = make([]string, n)
+
+		aDelivery, aEvent, aSub, aErr, aOutcome []string
+		aNumber, aCode                          []int32
+		aAt                                     []time.Time
+		aDuration                               []int64
+		aBody                                   [][]byte
+	)
+	for i, o := range outcomes {
+		switch o.State {
+		case "", webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead:
+		default:
+			return invalidArgument(fmt.Sprintf("outcomes[%d].State", i), "must be %q, %q or %q",
+				webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead)
+		}
+		ids[i], leases[i], states[i], due[i] = o.DeliveryID, o.Lease, string(o.State), nullTime(o.NextAttemptAt)
+		a := o.Attempt
+		if a == nil {
+			continue
+		}
+		counted[i], numbers[i], codes[i], errs[i] = true, int32(a.Number), int32(a.StatusCode), pgText(a.Error)
+		id := a.DeliveryID
+		if id == "" {
+			id = o.DeliveryID
+		}
+		outcome := a.Outcome
+		if outcome == "" {
+			outcome = o.State
+		}
+		aDelivery = append(aDelivery, id)
+		aEvent = append(aEvent, a.EventID)
+		aSub = append(aSub, a.SubscriptionID)
+		aNumber = append(aNumber, int32(a.Number))
+		aAt = append(aAt, a.At)
+		aDuration = append(aDuration, int64(a.Duration))
+		aCode = append(aCode, int32(a.StatusCode))
+		aBody = append(aBody, []byte(a.ResponseBody))
+		aErr = append(aErr, pgText(a.Error))
+		aOutcome = append(aOutcome, string(outcome))
+	}
+	if aDelivery == nil {
+		aDelivery, aEvent, aSub, aErr, aOutcome = []string{}, []string{}, []string{}, []string{}, []string{}
+		aNumber, aCode, aAt, aDuration, aBody = []int32{}, []int32{}, []time.Time{}, []int64{}, [][]byte{}
+	}
+	var woke *int
+	err := s.pool.QueryRow(ctx, s.q.finish, now,
+		ids, leases, states, due, counted, numbers, codes, errs,
+		aDelivery, aEvent, aSub, aNumber, aAt, aDuration, aCode, aBody, aErr, aOutcome,
+		s.channel, s.origin,
+	).Scan(&woke)
+	if err != nil {
+		return dbError("finish", err)
+	}
+	if woke != nil {
+		s.broadcast()
+	}
+	return nil
+}
+
+// NextDue returns the earliest time at which a Claim may find work.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var t pgtype.Timestamptz
+	if err := s.pool.QueryRow(ctx, s.q.nextDue).Scan(&t); err != nil {
+		return time.Time{}, false, dbError("next due", err)
+	}
+	if !t.Valid {
+		return time.Time{}, false, nil
+	}
+	return t.Time.UTC(), true, nil
+}
+
+// GetDelivery returns the delivery with the ID.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	var r deliveryRow
+	err := s.pool.QueryRow(ctx, s.q.getDelivery, id).Scan(r.targets()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("delivery", id)
+	}
+	if err != nil {
+		return nil, dbError("get delivery", err)
+	}
+	return r.delivery(), nil
+}
+
+// ListDeliveries returns a page of deliveries in ID order.
+func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]*webhook.Delivery, string, error) {
+	limit, after, err := checkPage(f.Page)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.pool.Query(ctx, s.q.listDeliveries, after, f.SubscriptionID, string(f.State),
+		nullTime(f.CreatedFrom), nullTime(f.CreatedTo), limit+1)
+	if err != nil {
+		return nil, "", dbError("list deliveries", err)
+	}
+	defer rows.Close()
+	out := []*webhook.Delivery{}
+	var r deliveryRow
+	targets := r.targets()
+	for rows.Next() {
+		r.lease, r.leasedUntil = pgtype.Text{}, pgtype.Timestamptz{}
+		if err := rows.Scan(targets...); err != nil {
+			return nil, "", dbError("list deliveries", err)
+		}
+		out = append(out, r.delivery())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbError("list deliveries", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = encodeCursor(out[limit-1].ID)
+	}
+	return out, next, nil
+}
+
+// Redeliver puts a delivered or dead delivery back to pending, due at now,
+// and wakes the dispatchers.
+func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
+	var (
+		state string
+		woke  *int
+	)
+	err := s.pool.QueryRow(ctx, s.q.redeliver, id, now, s.channel, s.origin).Scan(&state, &woke)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("delivery", id)
+	}
+	if err != nil {
+		return dbError("redeliver", err)
+	}
+	if webhook.DeliveryState(state) == webhook.DeliveryPending {
+		return fmt.Errorf("pgstore: redeliver %q: delivery is pending: %w", id, webhook.ErrInvalidState)
+	}
+	if woke != nil {
+		s.broadcast()
+	}
+	return nil
+}
+
+// ListAttempts returns the attempts of a delivery, oldest first.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*webhook.Attempt, error) {
+	rows, err := s.pool.Query(ctx, s.q.listAttempts, deliveryID)
+	if err != nil {
+		return nil, dbError("list attempts", err)
+	}
+	defer rows.Close()
+	out := []*webhook.Attempt{}
+	for rows.Next() {
+		var (
+			a        webhook.Attempt
+			number   int32
+			code     int32
+			duration int64
+			body     []byte
+			outcome  string
+		)
+		if err := rows.Scan(&a.DeliveryID, &a.EventID, &a.SubscriptionID, &number, &a.At, &duration,
+			&code, &body, &a.Error, &outcome); err != nil {
+			return nil, dbError("list attempts", err)
+		}
+		a.Number, a.StatusCode, a.Duration = int(number), int(code), time.Duration(duration)
+		a.At, a.ResponseBody, a.Outcome = utc(a.At), string(body), webhook.DeliveryState(outcome)
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("list attempts", err)
+	}
+	if len(out) == 0 {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, s.q.deliveryExists, deliveryID).Scan(&exists); err != nil {
+			return nil, dbError("list attempts", err)
+		}
+		if !exists {
+			return nil, notFound("delivery", deliveryID)
+		}
+	}
+	return out, nil
+}

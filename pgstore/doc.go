@@ -1,0 +1,60 @@
+// Package pgstore is a [webhook.Store] on PostgreSQL, for hosts that run
+// many replicas: they share one queue, claim deliveries from it without
+// stepping on each other, and wake each other with LISTEN/NOTIFY.
+//
+// It is a Go module of its own, so that importing the core package never
+// pulls a database driver. It uses [github.com/jackc/pgx/v5] through a
+// [pgxpool.Pool] that the host owns.
+//
+// # Setting up
+//
+//	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	...
+//	store, err := pgstore.New(pool, &pgstore.Options{Schema: "webhooks"})
+//	...
+//	defer store.Close()
+//	if err := store.Migrate(ctx); err != nil { ... }
+//	d, err := webhook.NewDispatcher(store, cfg)
+//
+// # Schema and migrations
+//
+// All tables live in one schema (Options.Schema, "relayhook" by default),
+// which Migrate creates. Migrations are embedded in the package, numbered,
+// recorded in the schema's schema_migrations table, and applied in one
+// transaction under an advisory lock, so every replica may call Migrate at
+// start-up.
+//
+// The tables are subscriptions, events (each payload stored once, with the
+// zone offset of its timestamp), deliveries (the queue: one row per event
+// and subscription, unique on the pair, so enqueueing is idempotent) and
+// attempts (the log). Times are stored with PostgreSQL's microsecond
+// precision.
+//
+// # Claiming
+//
+// Claim is one statement: it walks a partial index of pending deliveries in
+// due order with FOR UPDATE SKIP LOCKED, skipping deliveries whose lease is
+// still valid and subscriptions that are not Active or are excluded, and
+// sets a fresh lease on what it takes. A process that dies holding leases
+// loses them when they expire. Finish applies a batch of outcomes, and logs
+// their attempts, in one statement.
+//
+// # Wake-ups
+//
+// Enqueue, Redeliver, releases and re-activations send a NOTIFY on a
+// channel named after the schema. Notify's first call starts a goroutine
+// that LISTENs on a connection of its own and reconnects, with backoff, when
+// the connection drops; Close stops it.
+//
+// # Transactional outbox
+//
+// EnqueueTx enqueues inside the host's own transaction: the deliveries
+// commit or roll back with the host's business change, and the NOTIFY is
+// sent on commit only.
+//
+// # Retention
+//
+// Prune deletes old events whose deliveries are all finished, with their
+// deliveries and attempts, in batches of a bounded size; call it
+// periodically until it returns less than the batch size.
+package pgstore

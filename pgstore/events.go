@@ -1,0 +1,181 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// querier is what Enqueue needs of a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Enqueue stores the event (unless already stored) and its deliveries in
+// one statement, hence atomically, and wakes the dispatchers when any
+// delivery was created.
+func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*webhook.Delivery) (int, error) {
+	n, err := s.enqueue(ctx, s.pool, ev, deliveries, s.origin)
+	if err == nil && n > 0 {
+		// Other processes learn of it through NOTIFY; this one at once.
+		s.broadcast()
+	}
+	return n, err
+}
+
+// EnqueueTx does what Enqueue does inside the caller's transaction: the
+// event and deliveries commit or roll back with it (the outbox pattern),
+// and the wake-up, a NOTIFY, is sent by PostgreSQL on commit only. It
+// returns how many deliveries were created.
+func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, ev *webhook.Event, deliveries []*webhook.Delivery) (int, error) {
+	if tx == nil {
+		return 0, invalidArgument("tx", "is nil")
+	}
+	// An empty payload: this store too must hear of it, after commit.
+	return s.enqueue(ctx, tx, ev, deliveries, "")
+}
+
+func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliveries []*webhook.Delivery, payload string) (int, error) {
+	if ev == nil {
+		return 0, invalidArgument("ev", "is nil")
+	}
+	n := len(deliveries)
+	var (
+		ids      = make([]string, n)
+		orgs     = make([]string, n)
+		events   = make([]string, n)
+		subs     = make([]string, n)
+		attempts = make([]int32, n)
+		due      = make([]time.Time, n)
+		codes    = make([]int32, n)
+		errs     = make([]string, n)
+		created  = make([]time.Time, n)
+		updated  = make([]time.Time, n)
+	)
+	for i, d := range deliveries {
+		if d == nil {
+			return 0, invalidArgument("deliveries", "contains nil")
+		}
+		ids[i], orgs[i], events[i], subs[i] = d.ID, d.OrganizationID, d.EventID, d.SubscriptionID
+		if orgs[i] == "" {
+			orgs[i] = ev.OrganizationID
+		}
+		if events[i] == "" {
+			events[i] = ev.ID
+		}
+		attempts[i], codes[i], errs[i] = int32(d.Attempts), int32(d.LastStatusCode), pgText(d.LastError)
+		due[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
+	}
+	_, offset := ev.Timestamp.Zone()
+	var (
+		count int
+		woke  *int
+	)
+	err := q.QueryRow(ctx, s.q.enqueue,
+		ev.OrganizationID, ev.ID, ev.Type, ev.Timestamp, offset, []byte(ev.Data),
+		ids, orgs, events, subs, attempts, due, codes, errs, created, updated,
+		s.channel, payload,
+	).Scan(&count, &woke)
+	if err != nil {
+		return 0, dbError("enqueue", err)
+	}
+	return count, nil
+}
+
+// scanEvent reads the columns of eventColumns into ev.
+func scanEventInto(ev *webhook.Event, ts *time.Time, offset *int32, data *[]byte) []any {
+	return []any{&ev.OrganizationID, &ev.ID, &ev.Type, ts, offset, data}
+}
+
+// eventTime returns a stored timestamp in the zone it was given in.
+func eventTime(ts time.Time, offset int32) time.Time {
+	if offset == 0 {
+		return ts.UTC()
+	}
+	return ts.In(time.FixedZone("", int(offset)))
+}
+
+func finishEvent(ev *webhook.Event, ts time.Time, offset int32, data []byte) {
+	ev.Timestamp = eventTime(ts, offset)
+	if data != nil {
+		ev.Data = json.RawMessage(data)
+	}
+}
+
+// GetEvent returns the stored event.
+func (s *Store) GetEvent(ctx context.Context, orgID, eventID string) (*webhook.Event, error) {
+	var (
+		ev     webhook.Event
+		ts     time.Time
+		offset int32
+		data   []byte
+	)
+	err := s.pool.QueryRow(ctx, s.q.getEvent, orgID, eventID).Scan(scanEventInto(&ev, &ts, &offset, &data)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("event", eventID)
+	}
+	if err != nil {
+		return nil, dbError("get event", err)
+	}
+	finishEvent(&ev, ts, offset, data)
+	return &ev, nil
+}
+
+// ListEvents returns a page of an organization's events in ID order.
+func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webhook.Event, string, error) {
+	if f.OrganizationID == "" {
+		return nil, "", invalidArgument("OrganizationID", "is required")
+	}
+	limit, after, err := checkPage(f.Page)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.pool.Query(ctx, s.q.listEvents, f.OrganizationID, after, nullTime(f.From), nullTime(f.To), limit+1)
+	if err != nil {
+		return nil, "", dbError("list events", err)
+	}
+	defer rows.Close()
+	evs := []*webhook.Event{}
+	for rows.Next() {
+		var (
+			ev     webhook.Event
+			ts     time.Time
+			offset int32
+			data   []byte
+		)
+		if err := rows.Scan(scanEventInto(&ev, &ts, &offset, &data)...); err != nil {
+			return nil, "", dbError("list events", err)
+		}
+		finishEvent(&ev, ts, offset, data)
+		evs = append(evs, &ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", dbError("list events", err)
+	}
+	next := ""
+	if len(evs) > limit {
+		evs = evs[:limit]
+		next = encodeCursor(evs[limit-1].ID)
+	}
+	return evs, next, nil
+}
+
+// Prune deletes up to limit events older than before that have no pending
+// delivery, with their deliveries and attempts, in one statement. Call it
+// repeatedly, until it returns less than limit, to prune more: each batch
+// is a short transaction, so pruning never holds locks for long.
+func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, invalidArgument("limit", "must be positive")
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, s.q.prune, before, limit).Scan(&n); err != nil {
+		return 0, dbError("prune", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,109 @@
+package pgstore
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Listener reconnection backoff.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 10 * time.Second
+)
+
+// Notify returns a channel closed the next time deliveries may have become
+// claimable: enqueued, released, redelivered, or a subscription
+// re-activated, by this Store or by any other on the same schema. Each call
+// after that returns a new channel. It never returns nil.
+//
+// The first call starts a goroutine that holds one connection of the pool
+// (taken out of it) and LISTENs on the schema's channel; Close stops it.
+// When that connection drops, the goroutine closes the current channel
+// (notifications may have been missed), logs, and reconnects with backoff.
+func (s *Store) Notify() <-chan struct{} {
+	s.listenOnce.Do(s.startListener)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.wake
+}
+
+func (s *Store) startListener() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(s.listenDone)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.listenCancel = cancel
+	go s.listen(ctx)
+}
+
+func (s *Store) listen(ctx context.Context) {
+	defer close(s.listenDone)
+	backoff := listenBackoffMin
+	first := true
+	for {
+		started := time.Now()
+		err := s.listenConn(ctx, func() {
+			if first {
+				first = false
+				close(s.listening)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		// Whatever was notified while the connection was down is lost:
+		// wake everyone to look.
+		s.broadcast()
+		if time.Since(started) > listenBackoffMax {
+			backoff = listenBackoffMin
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		s.log.WarnContext(ctx, "pgstore: notification listener lost its connection; reconnecting",
+			"schema", s.schema, "error", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, listenBackoffMax)
+	}
+}
+
+// listenConn takes a connection out of the pool, LISTENs, and broadcasts
+// every notification not sent by this store until the connection fails or
+// ctx ends.
+func (s *Store) listenConn(ctx context.Context, ready func()) error {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	conn := pc.Hijack()
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(cctx) //nolint:errcheck // closing a connection we give up on
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		return err
+	}
+	// Anything notified before LISTEN took effect is missed: wake everyone.
+	s.broadcast()
+	ready()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if n.Payload != s.origin {
+			s.broadcast()
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// DefaultSchema is the schema that holds the tables when Options.Schema is
+// empty.
+const DefaultSchema = "relayhook"
+
+// DefaultSubscriptionCacheSize is the number of decoded subscriptions Claim
+// keeps when Options.SubscriptionCacheSize is zero.
+const DefaultSubscriptionCacheSize = 4096
+
+// maxIdentifierLength is PostgreSQL's limit on names, in bytes.
+const maxIdentifierLength = 63
+
+// Options configures a Store. The zero value (or nil) gives the defaults.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds the store's tables; Migrate
+	// creates it. Replicas that share a queue use the same schema. It must
+	// be 1 to 63 bytes. Defaults to DefaultSchema.
+	Schema string
+
+	// Logger receives the store's own reports: the notification listener
+	// losing its connection and reconnecting. Defaults to slog.Default().
+	Logger *slog.Logger
+
+	// SubscriptionCacheSize is how many decoded subscriptions Claim keeps,
+	// by ID and version, so that claiming does not fetch and decode a
+	// subscription per delivery. Negative disables the cache. Defaults to
+	// DefaultSubscriptionCacheSize.
+	SubscriptionCacheSize int
+}
+
+// Store is a webhook.Store on PostgreSQL, safe for concurrent use by many
+// goroutines and by many processes sharing one database and schema.
+//
+// Create it with New, call Migrate once at start-up, and Close it when done;
+// the pool stays the caller's.
+type Store struct {
+	pool    *pgxpool.Pool
+	schema  string
+	channel string // LISTEN/NOTIFY channel
+	origin  string // payload of this store's notifications
+	log     *slog.Logger
+	q       queries
+
+	subCache *subCache
+
+	mu     sync.Mutex
+	wake   chan struct{} // closed and replaced on every notification
+	closed bool
+
+	listenOnce   sync.Once
+	listenCancel context.CancelFunc
+	listenDone   chan struct{}
+	listening    chan struct{} // closed once the first LISTEN succeeded (tests)
+}
+
+var _ webhook.Store = (*Store)(nil)
+
+// New returns a Store on the pool. It does not touch the database: call
+// Migrate before the first use.
+func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
+	if pool == nil {
+		return nil, &webhook.ValidationError{Kind: webhook.ErrInvalidConfig, Field: "pool", Reason: "is nil"}
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Schema == "" {
+		o.Schema = DefaultSchema
+	}
+	if len(o.Schema) > maxIdentifierLength || strings.IndexByte(o.Schema, 0) >= 0 {
+		return nil, &webhook.ValidationError{Kind: webhook.ErrInvalidConfig, Field: "Schema",
+			Reason: fmt.Sprintf("must be 1 to %d bytes without NUL", maxIdentifierLength)}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.SubscriptionCacheSize == 0 {
+		o.SubscriptionCacheSize = DefaultSubscriptionCacheSize
+	}
+	var origin [12]byte
+	if _, err := rand.Read(origin[:]); err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	s := &Store{
+		pool:       pool,
+		schema:     o.Schema,
+		channel:    channelName(o.Schema),
+		origin:     hex.EncodeToString(origin[:]),
+		log:        o.Logger,
+		q:          newQueries(pgx.Identifier{o.Schema}.Sanitize()),
+		subCache:   newSubCache(o.SubscriptionCacheSize),
+		wake:       make(chan struct{}),
+		listenDone: make(chan struct{}),
+		listening:  make(chan struct{}),
+	}
+	return s, nil
+}
+
+// channelName returns the LISTEN/NOTIFY channel of a schema.
+func channelName(schema string) string {
+	name := "relayhook." + schema
+	if len(name) > maxIdentifierLength {
+		h := fnv.New64a()
+		h.Write([]byte(schema))
+		name = fmt.Sprintf("relayhook.%x", h.Sum64())
+	}
+	return name
+}
+
+// Schema returns the schema that holds the store's tables.
+func (s *Store) Schema() string { return s.schema }
+
+// Close stops the notification listener and waits for it to end. It does
+// not close the pool. Close is idempotent; the store's other methods keep
+// working after it, but Notify's channels are no longer closed by
+// notifications from other processes.
+func (s *Store) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	// Either the listener was started, and this does nothing, or it never
+	// will be.
+	s.listenOnce.Do(func() { close(s.listenDone) })
+	s.mu.Lock()
+	cancel := s.listenCancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	<-s.listenDone
+}
+
+// broadcast wakes everyone waiting on Notify.
+func (s *Store) broadcast() {
+	s.mu.Lock()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Errors.
+
+const (
+	pgUniqueViolation = "23505"
+)
+
+func isUniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgUniqueViolation && (constraint == "" || pe.ConstraintName == constraint)
+}
+
+func dbError(op string, err error) error {
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+func notFound(what, id string) error {
+	return fmt.Errorf("pgstore: %s %q: %w", what, id, webhook.ErrNotFound)
+}
+
+func invalidArgument(field, format string, args ...any) error {
+	return &webhook.ValidationError{Kind: webhook.ErrInvalidArgument, Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Conversions.
+
+// utc returns a time read from the database in UTC (pgx reads timestamptz
+// in the local zone).
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func fromTimestamptz(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+// nullTime is NULL for the zero time.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t, Valid: true}
+}
+
+// pgText makes s storable in a text column: PostgreSQL refuses NUL and
+// invalid UTF-8, which an error message quoting a response may contain.
+func pgText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// checkPage validates a page and returns its limit and decoded cursor.
+func checkPage(p webhook.Page) (limit int, after string, err error) {
+	limit = p.Limit
+	switch {
+	case limit == 0:
+		limit = webhook.DefaultPageLimit
+	case limit < 0 || limit > webhook.MaxPageLimit:
+		return 0, "", invalidArgument("Page.Limit", "must be 0 to %d", webhook.MaxPageLimit)
+	}
+	if p.Cursor != "" {
+		after, err = decodeCursor(p.Cursor)
+		if err != nil {
+			return 0, "", invalidArgument("Page.Cursor", "is not a cursor returned by this store")
+		}
+	}
+	return limit, after, nil
+}

@@ -1,0 +1,393 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// subscriptionDoc is the part of a Subscription kept as JSON: what the
+// store never queries by.
+type subscriptionDoc struct {
+	Name             string            `json:"name"`
+	URL              string            `json:"url"`
+	ContentType      string            `json:"content_type"`
+	Format           string            `json:"format"`
+	Secret           string            `json:"secret"`
+	PreviousSecrets  []previousSecret  `json:"previous_secrets"`
+	BasicAuth        *basicAuth        `json:"basic_auth"`
+	Headers          map[string]string `json:"headers"`
+	CustomParameters map[string]string `json:"custom_parameters"`
+	Properties       map[string]string `json:"properties"`
+	Type             string            `json:"type"`
+	ErrorsEmail      string            `json:"errors_email"`
+	CreatedBy        string            `json:"created_by"`
+	UpdatedBy        string            `json:"updated_by"`
+}
+
+type previousSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type basicAuth struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func encodeDoc(s *webhook.Subscription) ([]byte, error) {
+	d := subscriptionDoc{
+		Name: s.Name, URL: s.URL, ContentType: s.ContentType, Format: s.Format,
+		Secret: s.Secret, Headers: s.Headers, CustomParameters: s.CustomParameters,
+		Properties: s.Properties, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
+		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy,
+	}
+	if s.PreviousSecrets != nil {
+		d.PreviousSecrets = make([]previousSecret, len(s.PreviousSecrets))
+		for i, p := range s.PreviousSecrets {
+			d.PreviousSecrets[i] = previousSecret{Secret: p.Secret, ExpiresAt: p.ExpiresAt.UTC()}
+		}
+	}
+	if s.BasicAuth != nil {
+		d.BasicAuth = &basicAuth{Username: s.BasicAuth.Username, Password: s.BasicAuth.Password}
+	}
+	b, err := json.Marshal(&d)
+	if err != nil {
+		// Never shows a secret: only maps of strings and times are encoded.
+		return nil, fmt.Errorf("pgstore: encode subscription %q: %w", s.ID, err)
+	}
+	return b, nil
+}
+
+func decodeDoc(b []byte, s *webhook.Subscription) error {
+	var d subscriptionDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return fmt.Errorf("pgstore: decode subscription %q: %w", s.ID, err)
+	}
+	s.Name, s.URL, s.ContentType, s.Format = d.Name, d.URL, d.ContentType, d.Format
+	s.Secret, s.Headers, s.CustomParameters, s.Properties = d.Secret, d.Headers, d.CustomParameters, d.Properties
+	s.Type, s.ErrorsEmail, s.CreatedBy, s.UpdatedBy = d.Type, d.ErrorsEmail, d.CreatedBy, d.UpdatedBy
+	if d.PreviousSecrets != nil {
+		s.PreviousSecrets = make([]webhook.PreviousSecret, len(d.PreviousSecrets))
+		for i, p := range d.PreviousSecrets {
+			s.PreviousSecrets[i] = webhook.PreviousSecret{Secret: p.Secret, ExpiresAt: p.ExpiresAt.UTC()}
+		}
+	}
+	if d.BasicAuth != nil {
+		s.BasicAuth = &webhook.BasicAuth{Username: d.BasicAuth.Username, Password: d.BasicAuth.Password}
+	}
+	return nil
+}
+
+// matchKeySep separates the organization from the pattern in a match key.
+// Event patterns never contain it, so a key is never ambiguous.
+const matchKeySep = "|"
+
+// matchKeys returns the indexed keys of a subscription's event patterns.
+func matchKeys(orgID string, events []string) []string {
+	if events == nil {
+		return nil
+	}
+	keys := make([]string, len(events))
+	for i, p := range events {
+		keys[i] = orgID + matchKeySep + p
+	}
+	return keys
+}
+
+// candidateKeys returns the keys of every pattern that can match eventType
+// in the organization: the type itself, "*", and "p.*" for every prefix p
+// of the type that ends before a dot (see webhook.MatchPattern).
+func candidateKeys(orgID, eventType string) []string {
+	keys := []string{orgID + matchKeySep + eventType, orgID + matchKeySep + "*"}
+	for i := 0; i < len(eventType); i++ {
+		if eventType[i] == '.' {
+			keys = append(keys, orgID+matchKeySep+eventType[:i+1]+"*")
+		}
+	}
+	return keys
+}
+
+// scanSubscription reads the columns of subscriptionColumns.
+func scanSubscription(row pgx.Row) (*webhook.Subscription, int64, error) {
+	var (
+		s       webhook.Subscription
+		state   string
+		version int64
+		doc     []byte
+	)
+	if err := row.Scan(&s.ID, &s.OrganizationID, &state, &s.Events, &s.ConsecutiveFailures,
+		&s.CreatedAt, &s.UpdatedAt, &version, &doc); err != nil {
+		return nil, 0, err
+	}
+	s.State = webhook.State(state)
+	s.CreatedAt, s.UpdatedAt = utc(s.CreatedAt), utc(s.UpdatedAt)
+	if err := decodeDoc(doc, &s); err != nil {
+		return nil, 0, err
+	}
+	return &s, version, nil
+}
+
+func (s *Store) collectSubscriptions(rows pgx.Rows, op string) ([]*webhook.Subscription, error) {
+	defer rows.Close()
+	subs := []*webhook.Subscription{}
+	for rows.Next() {
+		sub, _, err := scanSubscription(rows)
+		if err != nil {
+			return nil, dbError(op, err)
+		}
+		subs = append(subs, sub)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(op, err)
+	}
+	return subs, nil
+}
+
+// CreateSubscription stores a new subscription as given. It returns an
+// error wrapping webhook.ErrAlreadyExists if the ID is taken.
+func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	doc, err := encodeDoc(sub)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
+		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.ConsecutiveFailures,
+		sub.CreatedAt, sub.UpdatedAt, doc)
+	if isUniqueViolation(err, "") {
+		return fmt.Errorf("pgstore: subscription %q: %w", sub.ID, webhook.ErrAlreadyExists)
+	}
+	if err != nil {
+		return dbError("create subscription", err)
+	}
+	return nil
+}
+
+// GetSubscription returns the subscription with the ID.
+func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscription, error) {
+	sub, _, err := scanSubscription(s.pool.QueryRow(ctx, s.q.getSubscription, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("subscription", id)
+	}
+	if err != nil {
+		return nil, dbError("get subscription", err)
+	}
+	return sub, nil
+}
+
+// UpdateSubscription replaces the stored subscription with the same ID,
+// keeping its ConsecutiveFailures.
+func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	doc, err := encodeDoc(sub)
+	if err != nil {
+		return err
+	}
+	var woke *int
+	err = s.pool.QueryRow(ctx, s.q.updateSubscription, sub.ID, sub.OrganizationID, string(sub.State),
+		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.CreatedAt, sub.UpdatedAt, doc,
+		s.channel, s.origin).Scan(&woke)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("subscription", sub.ID)
+	}
+	if err != nil {
+		return dbError("update subscription", err)
+	}
+	if woke != nil {
+		s.broadcast()
+	}
+	return nil
+}
+
+// DeleteSubscription removes the subscription and its pending deliveries.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	var n int
+	if err := s.pool.QueryRow(ctx, s.q.deleteSubscription, id).Scan(&n); err != nil {
+		return dbError("delete subscription", err)
+	}
+	if n == 0 {
+		return notFound("subscription", id)
+	}
+	return nil
+}
+
+// ListSubscriptions returns a page of an organization's subscriptions in ID
+// order.
+func (s *Store) ListSubscriptions(ctx context.Context, orgID string, page webhook.Page) ([]*webhook.Subscription, string, error) {
+	limit, after, err := checkPage(page)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := s.pool.Query(ctx, s.q.listSubscriptions, orgID, after, limit+1)
+	if err != nil {
+		return nil, "", dbError("list subscriptions", err)
+	}
+	subs, err := s.collectSubscriptions(rows, "list subscriptions")
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(subs) > limit {
+		subs = subs[:limit]
+		next = encodeCursor(subs[limit-1].ID)
+	}
+	return subs, next, nil
+}
+
+// MatchSubscriptions returns the Active subscriptions of the organization
+// whose Events match eventType, in ID order, with one probe of the GIN
+// index on the organization's event patterns.
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
+	rows, err := s.pool.Query(ctx, s.q.matchSubscriptions, orgID, candidateKeys(orgID, eventType))
+	if err != nil {
+		return nil, dbError("match subscriptions", err)
+	}
+	subs, err := s.collectSubscriptions(rows, "match subscriptions")
+	if err != nil {
+		return nil, err
+	}
+	// The keys select exactly the matching patterns; this guards against
+	// patterns stored without validation.
+	matched := subs[:0]
+	for _, sub := range subs {
+		if sub.Matches(eventType) {
+			matched = append(matched, sub)
+		}
+	}
+	return matched, nil
+}
+
+// SetSubscriptionState sets the state of a subscription and its UpdatedAt;
+// StateActive also resets ConsecutiveFailures and wakes the dispatchers.
+func (s *Store) SetSubscriptionState(ctx context.Context, id string, state webhook.State, now time.Time) error {
+	var woke *int
+	err := s.pool.QueryRow(ctx, s.q.setState, id, string(state), now, s.channel, s.origin).Scan(&woke)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return notFound("subscription", id)
+	}
+	if err != nil {
+		return dbError("set subscription state", err)
+	}
+	if woke != nil {
+		s.broadcast()
+	}
+	return nil
+}
+
+// RecordHealth updates a subscription after an attempt; see webhook.Store.
+func (s *Store) RecordHealth(ctx context.Context, id string, ok bool, threshold int, now time.Time) (bool, error) {
+	if ok {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, s.q.healthOK, id).Scan(&exists); err != nil {
+			return false, dbError("record health", err)
+		}
+		if !exists {
+			return false, notFound("subscription", id)
+		}
+		return false, nil
+	}
+	var tripped bool
+	err := s.pool.QueryRow(ctx, s.q.healthFailed, id, threshold, now).Scan(&tripped)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, notFound("subscription", id)
+	}
+	if err != nil {
+		return false, dbError("record health", err)
+	}
+	return tripped, nil
+}
+
+// subCache keeps decoded subscriptions by ID and version for Claim, which
+// hands the same *Subscription to every delivery of it (the contract lets
+// Delivery.Subscription be shared).
+type subCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]cachedSub
+}
+
+type cachedSub struct {
+	version int64
+	sub     *webhook.Subscription
+}
+
+func newSubCache(max int) *subCache {
+	return &subCache{max: max, m: make(map[string]cachedSub)}
+}
+
+func (c *subCache) get(id string, version int64) *webhook.Subscription {
+	if c.max < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok && e.version == version {
+		return e.sub
+	}
+	return nil
+}
+
+func (c *subCache) put(sub *webhook.Subscription, version int64) {
+	if c.max < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[sub.ID]; ok && e.version > version {
+		return
+	}
+	if len(c.m) >= c.max {
+		clear(c.m) // simple and rare: the working set refills it
+	}
+	c.m[sub.ID] = cachedSub{version: version, sub: sub}
+}
+
+// subscriptions returns the subscriptions with the IDs at (at least) the
+// versions given, from the cache or else from the database.
+func (s *Store) subscriptions(ctx context.Context, want map[string]int64) (map[string]*webhook.Subscription, error) {
+	out := make(map[string]*webhook.Subscription, len(want))
+	var missing []string
+	for id, v := range want {
+		if sub := s.subCache.get(id, v); sub != nil {
+			out[id] = sub
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, s.q.getSubscriptions, missing)
+	if err != nil {
+		return nil, dbError("claim: get subscriptions", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sub, v, err := scanSubscription(rows)
+		if err != nil {
+			return nil, dbError("claim: get subscriptions", err)
+		}
+		out[sub.ID] = sub
+		s.subCache.put(sub, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError("claim: get subscriptions", err)
+	}
+	return out, nil
+}
+
+// encodeCursor and decodeCursor make the opaque page cursor from the last ID
+// of a page.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	return string(b), err
+}
