@@ -1,0 +1,312 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/relayhook/webhook"
+)
+
+// smallExclude is the size up to which Claim looks subscriptions up in
+// ClaimParams.Exclude by a linear scan rather than with a map.
+const smallExclude = 16
+
+// Claim leases up to p.Limit due deliveries in order of NextAttemptAt.
+// It merges the subscriptions' own queues through the heap of
+// subscriptions, so a subscription that is excluded or has reached
+// p.MaxPerSubscription is set aside at the cost of one heap operation,
+// whatever its backlog.
+func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Delivery, error) {
+	switch {
+	case p.Limit <= 0:
+		return nil, invalidArg("ClaimParams.Limit", "must be positive")
+	case p.Lease <= 0:
+		return nil, invalidArg("ClaimParams.Lease", "must be positive")
+	case p.MaxPerSubscription < 0:
+		return nil, invalidArg("ClaimParams.MaxPerSubscription", "must not be negative")
+	}
+	var excludeSet map[string]struct{}
+	if len(p.Exclude) > smallExclude {
+		excludeSet = make(map[string]struct{}, len(p.Exclude))
+		for _, id := range p.Exclude {
+			excludeSet[id] = struct{}{}
+		}
+	}
+	excluded := func(id string) bool {
+		if excludeSet != nil {
+			_, ok := excludeSet[id]
+			return ok
+		}
+		return slices.Contains(p.Exclude, id)
+	}
+	now := nanos(p.Now)
+	until := nanos(p.Now.Add(p.Lease))
+
+	s.mu.Lock()
+	s.expireLeases(now)
+	s.claimSeq++
+	var out []*webhook.Delivery
+	var aside []*subState
+	for len(out) < p.Limit && s.due.len() > 0 {
+		ss := s.due.top()
+		if ss.pending.top().next > now {
+			break
+		}
+		if ss.claimSeq != s.claimSeq {
+			ss.claimSeq, ss.claimed = s.claimSeq, 0
+		}
+		if excluded(ss.id) || (p.MaxPerSubscription > 0 && ss.claimed >= p.MaxPerSubscription) {
+			aside = append(aside, s.due.pop())
+			continue
+		}
+		d := ss.pending.pop()
+		s.lastLease++
+		d.lease, d.leasedUntil = s.lastLease, until
+		d.where = inLeased
+		ss.leased.push(d)
+		ss.claimed++
+		s.requeue(ss)
+		c := d.export()
+		c.Event = &d.ev.ev
+		c.Subscription = ss.cur
+		out = append(out, c)
+	}
+	for _, ss := range aside {
+		s.due.push(ss)
+	}
+	s.mu.Unlock()
+	return out, nil
+}
+
+// expireLeases moves the leased deliveries of Active subscriptions whose
+// lease expired by now back to their pending heaps. They keep their Lease
+// until claimed again, so a late Finish with it still applies.
+func (s *Store) expireLeases(now int64) {
+	for s.leases.len() > 0 && s.leases.top().leased.top().leasedUntil <= now {
+		ss := s.leases.top()
+		for ss.leased.len() > 0 && ss.leased.top().leasedUntil <= now {
+			d := ss.leased.pop()
+			d.where = inPending
+			ss.pending.push(d)
+		}
+		s.requeue(ss)
+	}
+}
+
+// Finish applies the outcomes of claimed deliveries. An outcome for a
+// delivery that no longer exists (its subscription was deleted) is
+// ignored.
+func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Outcome) error {
+	for i, o := range outcomes {
+		switch o.State {
+		case webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead:
+		default:
+			return invalidArg(fmt.Sprintf("outcomes[%d].State", i), "must be %q, %q or %q",
+				webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead)
+		}
+	}
+	at := nanos(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wake := false
+	for _, o := range outcomes {
+		d := s.dlvs[o.DeliveryID]
+		if d == nil {
+			continue
+		}
+		if a := o.Attempt; a != nil {
+			if d.hist == nil {
+				d.hist = &history{}
+			}
+			d.hist.attempts = append(d.hist.attempts, *a)
+		}
+		if d.lease == 0 || parseLease(o.Lease) != d.lease || d.state != statePending {
+			continue // stale
+		}
+		unqueue(d)
+		d.lease, d.leasedUntil = 0, zeroNanos
+		d.updated = at
+		if a := o.Attempt; a != nil {
+			d.attempts = int32(a.Number)
+			d.hist.status = a.StatusCode
+			d.hist.lastError = a.Error
+		}
+		switch o.State {
+		case webhook.DeliveryPending:
+			if !o.NextAttemptAt.IsZero() {
+				d.next = nanos(o.NextAttemptAt)
+			}
+			d.where = inPending
+			d.sub.pending.push(d)
+			wake = true
+		case webhook.DeliveryDelivered:
+			d.state = stateDelivered
+			s.addPending(d.ev, -1)
+		case webhook.DeliveryDead:
+			d.state = stateDead
+			s.addPending(d.ev, -1)
+		}
+		s.requeue(d.sub)
+	}
+	if wake {
+		s.wake()
+	}
+	return nil
+}
+
+// NextDue returns the earliest NextAttemptAt of an unleased pending
+// delivery, or LeasedUntil of a leased one, among Active subscriptions.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due, ok := int64(0), false
+	if s.due.len() > 0 {
+		due, ok = s.due.top().pending.top().next, true
+	}
+	if s.leases.len() > 0 {
+		if t := s.leases.top().leased.top().leasedUntil; !ok || t < due {
+			due, ok = t, true
+		}
+	}
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	return fromNanos(due), true, nil
+}
+
+// GetDelivery returns a copy of the delivery with the ID.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dlvs[id]
+	if d == nil {
+		return nil, notFound("delivery", id)
+	}
+	return d.export(), nil
+}
+
+// ListDeliveries returns copies of a page of the deliveries that f keeps,
+// in ID order.
+func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]*webhook.Delivery, string, error) {
+	limit, err := pageLimit(f.Page)
+	if err != nil {
+		return nil, "", err
+	}
+	var state uint8
+	switch f.State {
+	case "":
+	case webhook.DeliveryPending:
+		state = statePending
+	case webhook.DeliveryDelivered:
+		state = stateDelivered
+	case webhook.DeliveryDead:
+		state = stateDead
+	default:
+		return nil, "", invalidArg("DeliveryFilter.State", "must be empty, %q, %q or %q",
+			webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead)
+	}
+	from, to := nanos(f.CreatedFrom), nanos(f.CreatedTo)
+	keep := func(d *dlv) bool {
+		return (f.SubscriptionID == "" || d.sub.id == f.SubscriptionID) &&
+			(f.State == "" || d.state == state) &&
+			(f.CreatedFrom.IsZero() || d.created >= from) &&
+			(f.CreatedTo.IsZero() || d.created < to)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got, next := page(s.dlvOrder, dlvID, f.Page.Cursor, limit, keep)
+	out := make([]*webhook.Delivery, len(got))
+	for i, d := range got {
+		out[i] = d.export()
+	}
+	return out, next, nil
+}
+
+// Redeliver puts a delivered or dead delivery back to Pending, due at now,
+// with Attempts reset to 0. It gives an error wrapping
+// webhook.ErrInvalidState for a pending delivery, and one wrapping
+// webhook.ErrNotFound when the delivery's subscription has been deleted.
+func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dlvs[id]
+	if d == nil {
+		return notFound("delivery", id)
+	}
+	if d.state == statePending {
+		return fmt.Errorf("memstore: delivery %q is pending: %w", id, webhook.ErrInvalidState)
+	}
+	if d.sub.cur == nil {
+		// The subscription was deleted, possibly re-created since.
+		ss := s.subs[d.sub.id]
+		if ss == nil {
+			return notFound("subscription", d.sub.id)
+		}
+		d.sub = ss
+	}
+	d.state = statePending
+	d.attempts = 0
+	d.next = nanos(now)
+	d.updated = d.next
+	d.lease, d.leasedUntil = 0, zeroNanos
+	d.where = inPending
+	d.sub.pending.push(d)
+	s.requeue(d.sub)
+	s.addPending(d.ev, 1)
+	s.wake()
+	return nil
+}
+
+// ListAttempts returns copies of the attempts of a delivery, oldest first.
+// It gives an error wrapping webhook.ErrNotFound when the delivery does
+// not exist.
+func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*webhook.Attempt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dlvs[deliveryID]
+	if d == nil {
+		return nil, notFound("delivery", deliveryID)
+	}
+	if d.hist == nil {
+		return []*webhook.Attempt{}, nil
+	}
+	out := make([]*webhook.Attempt, len(d.hist.attempts))
+	for i, a := range d.hist.attempts {
+		out[i] = &a
+	}
+	return out, nil
+}
+
+// export returns the delivery as a webhook.Delivery, without Event and
+// Subscription.
+func (d *dlv) export() *webhook.Delivery {
+	state := webhook.DeliveryPending
+	switch d.state {
+	case stateDelivered:
+		state = webhook.DeliveryDelivered
+	case stateDead:
+		state = webhook.DeliveryDead
+	}
+	out := &webhook.Delivery{
+		ID:             d.id,
+		EventID:        d.ev.ev.ID,
+		OrganizationID: d.ev.ev.OrganizationID,
+		SubscriptionID: d.sub.id,
+		State:          state,
+		Attempts:       int(d.attempts),
+		NextAttemptAt:  fromNanos(d.next),
+		CreatedAt:      fromNanos(d.created),
+		UpdatedAt:      fromNanos(d.updated),
+	}
+	if d.hist != nil {
+		out.LastStatusCode = d.hist.status
+		out.LastError = d.hist.lastError
+	}
+	if d.lease != 0 {
+		out.Lease = formatLease(d.lease)
+		out.LeasedUntil = fromNanos(d.leasedUntil)
+	}
+	return out
+}

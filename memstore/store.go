@@ -1,0 +1,393 @@
+// Package memstore is the in-memory [webhook.Store], the dispatcher's
+// embedded default. It suits a single process: nothing survives a restart,
+// and only dispatchers sharing the same *Store coordinate through it.
+//
+// The store is built to keep up with a busy dispatcher:
+//
+//   - MatchSubscriptions looks subscriptions up through an index by event
+//     type (exact types, "prefix.*" patterns and "*"), so its cost does not
+//     grow with the subscriptions that do not match.
+//   - The delivery queue has two levels: a heap of subscriptions ordered by
+//     the due time of their earliest claimable delivery, each holding its
+//     own heap of deliveries. Claim takes deliveries in due order in
+//     O(log n) each, and skips a subscription that is excluded or at its
+//     per-call cap without looking at its backlog, so one blocked endpoint
+//     never holds up the others. Leases are tracked the same way, so expired
+//     ones are found without a scan.
+//   - An event is stored once however many deliveries it has (Claim hands
+//     out the same *Event to all of them), and a pending delivery costs
+//     about 230 bytes of bookkeeping besides its event.
+//   - Prune finds old events without pending deliveries through a queue by
+//     Timestamp, without a scan.
+//   - Notify wakes dispatchers as soon as work may be claimable.
+//
+// Listings page through slices sorted by ID, so ListDeliveries and
+// ListEvents with a selective filter scan the records from the cursor on;
+// they are meant for administration, not for the hot path.
+//
+// Delivery times are kept as Unix nanoseconds (years 1678 to 2262) and
+// returned in UTC; subscriptions and events are kept as given, zone
+// included.
+//
+// All methods are safe for concurrent use.
+package memstore
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/relayhook/webhook"
+)
+
+var _ webhook.Store = (*Store)(nil)
+
+// Store is an in-memory webhook.Store. The zero value is not usable; call
+// New.
+type Store struct {
+	mu sync.Mutex
+
+	subs map[string]*subState
+	orgs map[string]*org
+
+	// dlvs holds every delivery by ID; dlvOrder holds them sorted by ID
+	// for listings.
+	dlvs     map[string]*dlv
+	dlvOrder []*dlv
+
+	// due holds the Active subscriptions that have unleased pending
+	// deliveries, ordered by the earliest NextAttemptAt among them;
+	// leases holds the Active subscriptions that have leased deliveries,
+	// ordered by the earliest LeasedUntil among them.
+	due    pqueue[*subState, dueOps]
+	leases pqueue[*subState, leaseOps]
+
+	// prunable holds the events that have no pending delivery, ordered by
+	// Timestamp.
+	prunable pqueue[*eventEntry, pruneOps]
+
+	lastLease uint64 // the latest lease handed out
+	claimSeq  uint64 // numbers Claim calls, for the per-subscription cap
+
+	// notify is closed and cleared when deliveries may have become
+	// claimable; Notify makes a new one when there is none.
+	notify chan struct{}
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		subs: make(map[string]*subState),
+		orgs: make(map[string]*org),
+		dlvs: make(map[string]*dlv),
+	}
+}
+
+// org gathers one organization's subscriptions and events.
+type org struct {
+	subs []*subState // sorted by ID
+
+	// The match index: subscriptions by exact event type, by the prefix
+	// of a "prefix.*" pattern (with its trailing dot), and those with "*".
+	exact    map[string]map[*subState]struct{}
+	prefix   map[string]map[*subState]struct{}
+	wildcard map[*subState]struct{}
+
+	events    map[string]*eventEntry
+	eventList []*eventEntry // sorted by ID
+}
+
+func (s *Store) org(id string) *org {
+	o := s.orgs[id]
+	if o == nil {
+		o = &org{
+			exact:    make(map[string]map[*subState]struct{}),
+			prefix:   make(map[string]map[*subState]struct{}),
+			wildcard: make(map[*subState]struct{}),
+			events:   make(map[string]*eventEntry),
+		}
+		s.orgs[id] = o
+	}
+	return o
+}
+
+// subState is a subscription and its share of the delivery queue.
+type subState struct {
+	id string
+	// cur is the subscription as stored. It is never modified, only
+	// replaced, because Claim hands it out; nil once deleted.
+	cur *webhook.Subscription
+
+	pending pqueue[*dlv, pendingOps] // unleased pending deliveries by NextAttemptAt
+	leased  pqueue[*dlv, leasedOps]  // leased deliveries by LeasedUntil
+
+	dueIdx   int // index in Store.due, -1 when absent
+	leaseIdx int // index in Store.leases, -1 when absent
+
+	// claimed counts the deliveries taken by the Claim call numbered
+	// claimSeq.
+	claimSeq uint64
+	claimed  int
+}
+
+func (ss *subState) active() bool {
+	return ss.cur != nil && ss.cur.State == webhook.StateActive
+}
+
+// Delivery states, as stored.
+const (
+	statePending uint8 = iota
+	stateDelivered
+	stateDead
+	stateRemoved // deleted from the store; awaiting compaction of dlvOrder
+)
+
+// Where a delivery is queued.
+const (
+	inNone    uint8 = iota // finished
+	inPending              // in its subscription's pending heap
+	inLeased               // in its subscription's leased heap
+)
+
+// dlv is a stored delivery. It is kept small: a million of them may be
+// pending at once. Its event and subscription are pointers to records the
+// store holds anyway, and its times are Unix nanoseconds.
+//
+// It fits the 96-byte size class: what only attempted deliveries need is in
+// hist, allocated at the first attempt.
+type dlv struct {
+	id   string
+	ev   *eventEntry
+	sub  *subState
+	hist *history // nil before the first attempt
+
+	next, created, updated, leasedUntil int64
+	lease                               uint64 // 0 when none
+
+	attempts int32
+	idx      int32 // index in the heap named by where
+	state    uint8
+	where    uint8
+}
+
+// history is the attempt log of a delivery and what its latest counted
+// attempt left.
+type history struct {
+	attempts  []webhook.Attempt
+	lastError string
+	status    int
+}
+
+// eventEntry is a stored event. Claim hands out &ev, so ev is never
+// modified.
+type eventEntry struct {
+	ev      webhook.Event
+	dlvs    []*dlv // its deliveries, in no particular order
+	ts      int64  // ev.Timestamp in Unix nanoseconds
+	pending int32  // how many of dlvs are pending
+	idx     int32  // index in Store.prunable, -1 when absent
+	removed bool
+}
+
+type pendingOps struct{}
+
+func (pendingOps) less(a, b *dlv) bool {
+	return a.next < b.next || (a.next == b.next && a.id < b.id)
+}
+func (pendingOps) setIndex(d *dlv, i int) { d.idx = int32(i) }
+
+type leasedOps struct{}
+
+func (leasedOps) less(a, b *dlv) bool    { return a.leasedUntil < b.leasedUntil }
+func (leasedOps) setIndex(d *dlv, i int) { d.idx = int32(i) }
+
+type dueOps struct{}
+
+func (dueOps) less(a, b *subState) bool {
+	return pendingOps{}.less(a.pending.top(), b.pending.top())
+}
+func (dueOps) setIndex(ss *subState, i int) { ss.dueIdx = i }
+
+type leaseOps struct{}
+
+func (leaseOps) less(a, b *subState) bool {
+	return a.leased.top().leasedUntil < b.leased.top().leasedUntil
+}
+func (leaseOps) setIndex(ss *subState, i int) { ss.leaseIdx = i }
+
+type pruneOps struct{}
+
+func (pruneOps) less(a, b *eventEntry) bool    { return a.ts < b.ts }
+func (pruneOps) setIndex(e *eventEntry, i int) { e.idx = int32(i) }
+
+// requeue puts the subscription in, moves it within, or takes it out of the
+// due and leases heaps after its own heaps or its state changed.
+func (s *Store) requeue(ss *subState) {
+	active := ss.active()
+	switch want := active && ss.pending.len() > 0; {
+	case want && ss.dueIdx < 0:
+		s.due.push(ss)
+	case want:
+		s.due.fix(ss.dueIdx)
+	case ss.dueIdx >= 0:
+		s.due.remove(ss.dueIdx)
+	}
+	switch want := active && ss.leased.len() > 0; {
+	case want && ss.leaseIdx < 0:
+		s.leases.push(ss)
+	case want:
+		s.leases.fix(ss.leaseIdx)
+	case ss.leaseIdx >= 0:
+		s.leases.remove(ss.leaseIdx)
+	}
+}
+
+// unqueue takes the delivery out of whichever heap of its subscription
+// holds it. The caller requeues the subscription.
+func unqueue(d *dlv) {
+	switch d.where {
+	case inPending:
+		d.sub.pending.remove(int(d.idx))
+	case inLeased:
+		d.sub.leased.remove(int(d.idx))
+	}
+	d.where = inNone
+}
+
+// addPending updates the event's count of pending deliveries and its place
+// in the prune queue.
+func (s *Store) addPending(e *eventEntry, n int) {
+	was := e.pending
+	e.pending += int32(n)
+	switch {
+	case was == 0 && e.pending > 0 && e.idx >= 0:
+		s.prunable.remove(int(e.idx))
+	case was > 0 && e.pending == 0:
+		s.prunable.push(e)
+	}
+}
+
+// wake closes the notify channel, if any. Called with s.mu held.
+func (s *Store) wake() {
+	if s.notify != nil {
+		close(s.notify)
+		s.notify = nil
+	}
+}
+
+// Notify returns a channel that is closed the next time deliveries may
+// have become claimable: after an Enqueue that created deliveries, a
+// Finish that left a delivery pending, a Redeliver, or a subscription
+// turning Active.
+func (s *Store) Notify() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.notify == nil {
+		s.notify = make(chan struct{})
+	}
+	return s.notify
+}
+
+// zeroNanos stands for the zero time.Time.
+const zeroNanos = math.MinInt64
+
+// nanos returns t in Unix nanoseconds, which covers the years 1678 to 2262.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroNanos
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == zeroNanos {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+const leasePrefix = "lease_"
+
+func formatLease(l uint64) string {
+	if l == 0 {
+		return ""
+	}
+	return leasePrefix + strconv.FormatUint(l, 10)
+}
+
+func parseLease(s string) uint64 {
+	digits, ok := strings.CutPrefix(s, leasePrefix)
+	if !ok {
+		return 0
+	}
+	l, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return l
+}
+
+// pageLimit returns the number of items a page asks for.
+func pageLimit(p webhook.Page) (int, error) {
+	switch {
+	case p.Limit == 0:
+		return webhook.DefaultPageLimit, nil
+	case p.Limit < 0 || p.Limit > webhook.MaxPageLimit:
+		return 0, invalidArg("Page.Limit", "must be 0 to %d", webhook.MaxPageLimit)
+	}
+	return p.Limit, nil
+}
+
+// page walks items, sorted by ID, from the one after cursor, and returns up
+// to limit of those that keep says to keep, and the cursor of the next
+// page: the ID of the last one returned when another one would be kept
+// after it, "" otherwise.
+func page[T any](items []T, id func(T) string, cursor string, limit int, keep func(T) bool) ([]T, string) {
+	i := 0
+	if cursor != "" {
+		i, _ = slices.BinarySearchFunc(items, cursor, func(x T, c string) int { return strings.Compare(id(x), c) })
+		if i < len(items) && id(items[i]) == cursor {
+			i++
+		}
+	}
+	var out []T
+	for ; i < len(items); i++ {
+		if !keep(items[i]) {
+			continue
+		}
+		if len(out) == limit {
+			return out, id(out[len(out)-1])
+		}
+		out = append(out, items[i])
+	}
+	return out, ""
+}
+
+// insertSorted inserts x into items, sorted by ID. IDs sort by creation
+// time, so this is nearly always an append.
+func insertSorted[T any](items []T, x T, id func(T) string) []T {
+	k := id(x)
+	n := len(items)
+	if n == 0 || id(items[n-1]) < k {
+		return append(items, x)
+	}
+	i, _ := slices.BinarySearchFunc(items, k, func(y T, k string) int { return strings.Compare(id(y), k) })
+	return slices.Insert(items, i, x)
+}
+
+func subID(ss *subState) string    { return ss.id }
+func dlvID(d *dlv) string          { return d.id }
+func eventID(e *eventEntry) string { return e.ev.ID }
+func keepAll[T any](T) bool        { return true }
+func notFound(what, id string) error {
+	return fmt.Errorf("memstore: %s %q: %w", what, id, webhook.ErrNotFound)
+}
+
+func invalidArg(field, format string, args ...any) error {
+	return &webhook.ValidationError{Kind: webhook.ErrInvalidArgument, Field: field, Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,298 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/relayhook/webhook"
+)
+
+// CreateSubscription stores a copy of sub. It returns an error wrapping
+// webhook.ErrAlreadyExists if the ID is taken.
+func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	c := cloneSub(sub)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.subs[c.ID]; ok {
+		return fmt.Errorf("memstore: subscription %q: %w", c.ID, webhook.ErrAlreadyExists)
+	}
+	ss := &subState{id: c.ID, cur: c, dueIdx: -1, leaseIdx: -1}
+	s.subs[c.ID] = ss
+	s.index(ss)
+	return nil
+}
+
+// GetSubscription returns a copy of the subscription with the ID.
+func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscription, error) {
+	s.mu.Lock()
+	ss := s.subs[id]
+	var cur *webhook.Subscription
+	if ss != nil {
+		cur = ss.cur
+	}
+	s.mu.Unlock()
+	if cur == nil {
+		return nil, notFound("subscription", id)
+	}
+	// cur is never modified, so it can be copied outside the lock.
+	return cloneSub(cur), nil
+}
+
+// UpdateSubscription replaces the stored subscription with a copy of sub,
+// keeping the stored ConsecutiveFailures.
+func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	c := cloneSub(sub)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.subs[c.ID]
+	if ss == nil {
+		return notFound("subscription", c.ID)
+	}
+	old := ss.cur
+	c.ConsecutiveFailures = old.ConsecutiveFailures
+	reindex := old.OrganizationID != c.OrganizationID || !slices.Equal(old.Events, c.Events)
+	if reindex {
+		s.unindex(ss)
+	}
+	ss.cur = c
+	if reindex {
+		s.index(ss)
+	}
+	s.stateChanged(ss, old)
+	return nil
+}
+
+// DeleteSubscription removes the subscription and its pending deliveries
+// (leased or not) with their attempts. Its delivered and dead deliveries
+// stay until pruned.
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.subs[id]
+	if ss == nil {
+		return notFound("subscription", id)
+	}
+	s.unindex(ss)
+	delete(s.subs, id)
+	ss.cur = nil
+	s.requeue(ss) // leaves the due and leases heaps
+	removed := 0
+	for _, q := range [][]*dlv{ss.pending.items, ss.leased.items} {
+		for _, d := range q {
+			delete(s.dlvs, d.id)
+			e := d.ev
+			if i := slices.Index(e.dlvs, d); i >= 0 {
+				last := len(e.dlvs) - 1
+				e.dlvs[i] = e.dlvs[last]
+				e.dlvs[last] = nil
+				e.dlvs = e.dlvs[:last]
+			}
+			s.addPending(e, -1)
+			d.state, d.where, d.hist = stateRemoved, inNone, nil
+			removed++
+		}
+	}
+	ss.pending.items, ss.leased.items = nil, nil
+	if removed > 0 {
+		s.dlvOrder = slices.DeleteFunc(s.dlvOrder, func(d *dlv) bool { return d.state == stateRemoved })
+	}
+	return nil
+}
+
+// ListSubscriptions returns copies of a page of the organization's
+// subscriptions in ID order.
+func (s *Store) ListSubscriptions(ctx context.Context, orgID string, p webhook.Page) ([]*webhook.Subscription, string, error) {
+	limit, err := pageLimit(p)
+	if err != nil {
+		return nil, "", err
+	}
+	s.mu.Lock()
+	var got []*subState
+	next := ""
+	if o := s.orgs[orgID]; o != nil {
+		got, next = page(o.subs, subID, p.Cursor, limit, keepAll)
+	}
+	curs := make([]*webhook.Subscription, len(got))
+	for i, ss := range got {
+		curs[i] = ss.cur
+	}
+	s.mu.Unlock()
+	for i, c := range curs {
+		curs[i] = cloneSub(c)
+	}
+	return curs, next, nil
+}
+
+// MatchSubscriptions returns copies of the organization's Active
+// subscriptions that want eventType, in ID order. It looks them up in an
+// index by event type: the exact type, each of its prefixes up to a dot
+// (for "prefix.*" patterns), and "*".
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
+	var found []*webhook.Subscription
+	add := func(set map[*subState]struct{}) {
+		for ss := range set {
+			if ss.active() {
+				found = append(found, ss.cur)
+			}
+		}
+	}
+	s.mu.Lock()
+	if o := s.orgs[orgID]; o != nil {
+		add(o.exact[eventType])
+		for i := 0; i < len(eventType); i++ {
+			if eventType[i] == '.' {
+				add(o.prefix[eventType[:i+1]])
+			}
+		}
+		add(o.wildcard)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(found, func(a, b *webhook.Subscription) int { return strings.Compare(a.ID, b.ID) })
+	found = slices.CompactFunc(found, func(a, b *webhook.Subscription) bool { return a.ID == b.ID })
+	for i, c := range found {
+		found[i] = cloneSub(c)
+	}
+	return found, nil
+}
+
+// SetSubscriptionState sets the subscription's State and its UpdatedAt to
+// now; StateActive also resets ConsecutiveFailures to 0.
+func (s *Store) SetSubscriptionState(ctx context.Context, id string, state webhook.State, now time.Time) error {
+	switch state {
+	case webhook.StateActive, webhook.StateStopped, webhook.StateTooManyErrors:
+	default:
+		return invalidArg("state", "must be %q, %q or %q", webhook.StateActive, webhook.StateStopped, webhook.StateTooManyErrors)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.subs[id]
+	if ss == nil {
+		return notFound("subscription", id)
+	}
+	old := ss.cur
+	c := *old // the maps and slices are never modified, so they can be shared
+	c.State = state
+	c.UpdatedAt = now
+	if state == webhook.StateActive {
+		c.ConsecutiveFailures = 0
+	}
+	ss.cur = &c
+	s.stateChanged(ss, old)
+	return nil
+}
+
+// RecordHealth counts a success or a failure of an attempt to the
+// subscription, turning it to StateTooManyErrors (and its UpdatedAt to
+// now) when its ConsecutiveFailures reach threshold while it is Active.
+func (s *Store) RecordHealth(ctx context.Context, id string, ok bool, threshold int, now time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.subs[id]
+	if ss == nil {
+		return false, notFound("subscription", id)
+	}
+	old := ss.cur
+	if ok && old.ConsecutiveFailures == 0 {
+		return false, nil
+	}
+	c := *old
+	tripped := false
+	if ok {
+		c.ConsecutiveFailures = 0
+	} else {
+		c.ConsecutiveFailures++
+		if threshold > 0 && c.ConsecutiveFailures >= threshold && c.State == webhook.StateActive {
+			c.State = webhook.StateTooManyErrors
+			c.UpdatedAt = now
+			tripped = true
+		}
+	}
+	ss.cur = &c
+	if tripped {
+		s.stateChanged(ss, old)
+	}
+	return tripped, nil
+}
+
+// stateChanged requeues the subscription after ss.cur replaced old, and
+// wakes the dispatchers when it turned Active.
+func (s *Store) stateChanged(ss *subState, old *webhook.Subscription) {
+	if (old.State == webhook.StateActive) == ss.active() {
+		return
+	}
+	s.requeue(ss)
+	if ss.active() && ss.pending.len()+ss.leased.len() > 0 {
+		s.wake()
+	}
+}
+
+// index adds the subscription to its organization's list and match index.
+func (s *Store) index(ss *subState) {
+	o := s.org(ss.cur.OrganizationID)
+	o.subs = insertSorted(o.subs, ss, subID)
+	for _, p := range ss.cur.Events {
+		set, m := o.patternSet(p)
+		if set == nil {
+			set = make(map[*subState]struct{})
+			m[patternKey(p)] = set
+		}
+		set[ss] = struct{}{}
+	}
+}
+
+// unindex undoes index.
+func (s *Store) unindex(ss *subState) {
+	o := s.orgs[ss.cur.OrganizationID]
+	if i, ok := slices.BinarySearchFunc(o.subs, ss.id, func(x *subState, id string) int { return strings.Compare(x.id, id) }); ok {
+		o.subs = slices.Delete(o.subs, i, i+1)
+	}
+	for _, p := range ss.cur.Events {
+		set, m := o.patternSet(p)
+		delete(set, ss)
+		if len(set) == 0 && m != nil {
+			delete(m, patternKey(p))
+		}
+	}
+}
+
+// patternSet returns the index set of an event pattern (nil if it has
+// none yet) and the map that holds it (nil for "*", whose set always
+// exists).
+func (o *org) patternSet(p string) (map[*subState]struct{}, map[string]map[*subState]struct{}) {
+	switch {
+	case p == "*":
+		return o.wildcard, nil
+	case strings.HasSuffix(p, ".*"):
+		return o.prefix[patternKey(p)], o.prefix
+	default:
+		return o.exact[p], o.exact
+	}
+}
+
+// patternKey is the key of an event pattern in its index map: the prefix
+// with its dot for "prefix.*", the pattern itself otherwise.
+func patternKey(p string) string {
+	if strings.HasSuffix(p, ".*") {
+		return p[:len(p)-1]
+	}
+	return p
+}
+
+// cloneSub returns a deep copy of a subscription.
+func cloneSub(s *webhook.Subscription) *webhook.Subscription {
+	c := *s
+	c.Events = slices.Clone(s.Events)
+	c.PreviousSecrets = slices.Clone(s.PreviousSecrets)
+	if s.BasicAuth != nil {
+		b := *s.BasicAuth
+		c.BasicAuth = &b
+	}
+	c.Headers = maps.Clone(s.Headers)
+	c.CustomParameters = maps.Clone(s.CustomParameters)
+	c.Properties = maps.Clone(s.Properties)
+	return &c
+}
