@@ -92,10 +92,11 @@ type Outcome struct {
 	// DeliveryDead, or DeliveryPending to try again at NextAttemptAt.
 	State         DeliveryState
 	NextAttemptAt time.Time
-	// Attempt is appended to the attempt log, and the delivery's Attempts,
-	// LastStatusCode and LastError are taken from it. Nil releases the
-	// delivery: no attempt is counted (used when a dispatcher shuts down
-	// before sending it).
+	// Attempt is appended to the attempt log, and the delivery's Attempts
+	// (= Attempt.Number), LastStatusCode and LastError are taken from it.
+	// Nil releases the delivery: no attempt is counted (used when a
+	// dispatcher shuts down before sending it); a zero NextAttemptAt then
+	// keeps the delivery's due time.
 	Attempt *Attempt
 }
 
@@ -226,7 +227,9 @@ type Store interface {
 	Claim(ctx context.Context, p ClaimParams) ([]*Delivery, error)
 	// Finish applies the outcomes of claimed deliveries, each as one
 	// atomic change, and clears their leases; see Outcome for stale
-	// leases. now stamps UpdatedAt.
+	// leases. An outcome for a delivery that no longer exists (its
+	// subscription was deleted) is ignored without error. now stamps
+	// UpdatedAt.
 	Finish(ctx context.Context, now time.Time, outcomes []Outcome) error
 	// NextDue returns the earliest time at which a Claim may find work:
 	// the least, over pending deliveries of Active subscriptions, of the
