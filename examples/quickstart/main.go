@@ -30,8 +30,21 @@ func main() {
 	}
 }
 
-func run(out io.Writer) error {
+// lockedWriter serialises writes from the receiver's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(w io.Writer) error {
 	ctx := context.Background()
+	out := &lockedWriter{w: w}
 	store := memstore.New()
 	d, err := webhook.NewDispatcher(store, &webhook.Config{
 		// The receiver runs on loopback, which is refused by default.
