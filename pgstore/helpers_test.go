@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // urlEnv names the environment variable that holds the URL of the test
@@ -100,4 +102,21 @@ func newTestStore(tb testing.TB) *Store {
 	schema := newSchemaName()
 	dropSchemaOnCleanup(tb, p, schema)
 	return newStoreOn(tb, p, schema)
+}
+
+// TestMain checks, once every test has closed what it started, that no
+// goroutine is left behind: the stores' listeners and the dispatchers'
+// workers must all have stopped.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pool != nil {
+		pool.Close()
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left behind:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

@@ -21,15 +21,16 @@ type queries struct {
 	listEvents string
 	prune      string
 
-	claim          string
-	claimCapped    string
-	finish         string
-	nextDue        string
-	getDelivery    string
-	listDeliveries string
-	redeliver      string
-	listAttempts   string
-	deliveryExists string
+	claim                      string
+	claimCapped                string
+	finish                     string
+	nextDue                    string
+	getDelivery                string
+	listDeliveries             string
+	listSubscriptionDeliveries string
+	redeliver                  string
+	listAttempts               string
+	deliveryExists             string
 }
 
 func newQueries(schema string) queries {
@@ -164,10 +165,10 @@ SELECT count(*) FROM x`,
 		// first $3. $1 now, $2 leased until, $4 excluded subscriptions.
 		claim: `WITH picked AS (
   SELECT d.id FROM {{schema}}.deliveries d
-  JOIN {{schema}}.subscriptions s ON s.id = d.subscription_id
   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    AND s.state = 'Active' AND d.subscription_id <> ALL($4::text[])
+    AND d.subscription_id <> ALL($4::text[])
+    AND ` + subscriptionActive + `
   ORDER BY d.next_attempt_at
   LIMIT $3
   FOR UPDATE OF d SKIP LOCKED
@@ -180,10 +181,10 @@ SELECT count(*) FROM x`,
 		// version of each row) that it is still claimable.
 		claimCapped: `WITH candidates AS (
   SELECT d.id, d.subscription_id, d.next_attempt_at FROM {{schema}}.deliveries d
-  JOIN {{schema}}.subscriptions s ON s.id = d.subscription_id
   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    AND s.state = 'Active' AND d.subscription_id <> ALL($4::text[])
+    AND d.subscription_id <> ALL($4::text[])
+    AND ` + subscriptionActive + `
   ORDER BY d.next_attempt_at
   LIMIT $6
 ), ranked AS (
@@ -244,28 +245,26 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_at
 		// lease ends is the other candidate.
 		nextDue: `WITH a AS (
   SELECT d.next_attempt_at AS t FROM {{schema}}.deliveries d
-  JOIN {{schema}}.subscriptions s ON s.id = d.subscription_id
-  WHERE d.state = 'pending' AND s.state = 'Active'
+  WHERE d.state = 'pending' AND ` + subscriptionActive + `
     AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
   ORDER BY d.next_attempt_at
   LIMIT 1
 )
 SELECT least((SELECT t FROM a), (
   SELECT min(d.leased_until) FROM {{schema}}.deliveries d
-  JOIN {{schema}}.subscriptions s ON s.id = d.subscription_id
-  WHERE d.state = 'pending' AND s.state = 'Active'
+  WHERE d.state = 'pending' AND ` + subscriptionActive + `
     AND d.leased_until > d.next_attempt_at
     AND d.next_attempt_at < coalesce((SELECT t FROM a), 'infinity')))`,
 
 		getDelivery: `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d WHERE d.id = $1`,
 
 		listDeliveries: `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d
-WHERE d.id > $1
-  AND ($2 = '' OR d.subscription_id = $2)
-  AND ($3 = '' OR d.state = $3)
-  AND ($4::timestamptz IS NULL OR d.created_at >= $4)
-  AND ($5::timestamptz IS NULL OR d.created_at < $5)
-ORDER BY d.id LIMIT $6`,
+WHERE d.id > $1` + deliveryFilters + `
+ORDER BY d.id LIMIT $5`,
+
+		listSubscriptionDeliveries: `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d
+WHERE d.subscription_id = $6 AND d.id > $1` + deliveryFilters + `
+ORDER BY d.id LIMIT $5`,
 
 		redeliver: `WITH cur AS (
   SELECT id, state FROM {{schema}}.deliveries WHERE id = $1 FOR UPDATE
@@ -290,6 +289,7 @@ FROM {{schema}}.attempts WHERE delivery_id = $1 ORDER BY seq`,
 		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.listEvents, &q.prune,
 		&q.claim, &q.claimCapped, &q.finish, &q.nextDue, &q.getDelivery, &q.listDeliveries,
+		&q.listSubscriptionDeliveries,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,
 	} {
 		*p = r.Replace(*p)
@@ -297,7 +297,20 @@ FROM {{schema}}.attempts WHERE delivery_id = $1 ORDER BY seq`,
 	return q
 }
 
+// subscriptionActive tells whether the subscription of delivery d is
+// Active. A scalar subquery rather than a join: the planner then always
+// walks the pending index in due order and stops at the limit, whatever
+// its statistics say about the subscriptions.
+const subscriptionActive = `(SELECT s.state FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id) = 'Active'`
+
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc`
+
+// deliveryFilters are the optional filters of ListDeliveries: $2 state,
+// $3 and $4 the creation time range.
+const deliveryFilters = `
+  AND ($2 = '' OR d.state = $2)
+  AND ($3::timestamptz IS NULL OR d.created_at >= $3)
+  AND ($4::timestamptz IS NULL OR d.created_at < $4)`
 
 const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data`
 
