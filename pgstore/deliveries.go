@@ -17,8 +17,8 @@ import (
 // with a per-subscription cap: Limit*claimScanFactor + claimScanExtra due
 // deliveries are read, in due order, to find Limit that respect the cap.
 const (
-	claimScanFactor = 4
-	claimScanExtra  = 64
+	claimScanFactor = 2
+	claimScanExtra  = 32
 )
 
 // deliveryRow holds the scan targets of deliveryColumns.
@@ -234,17 +234,17 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		aDelivery, aEvent, aSub, aErr, aOutcome = []string{}, []string{}, []string{}, []string{}, []string{}
 		aNumber, aCode, aAt, aDuration, aBody = []int32{}, []int32{}, []time.Time{}, []int64{}, [][]byte{}
 	}
-	var woke *int
+	var claimable bool
 	err := s.pool.QueryRow(ctx, s.q.finish, now,
 		ids, leases, states, due, counted, numbers, codes, errs,
 		aDelivery, aEvent, aSub, aNumber, aAt, aDuration, aCode, aBody, aErr, aOutcome,
-		s.channel, s.origin,
-	).Scan(&woke)
+	).Scan(&claimable)
 	if err != nil {
 		return dbError("finish", err)
 	}
-	if woke != nil {
+	if claimable {
 		s.broadcast()
+		s.wakeOthers()
 	}
 	return nil
 }

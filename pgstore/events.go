@@ -18,12 +18,13 @@ type querier interface {
 
 // Enqueue stores the event (unless already stored) and its deliveries in
 // one statement, hence atomically, and wakes the dispatchers when any
-// delivery was created.
+// delivery was created: this store's at once, other stores' through a
+// NOTIFY sent after the commit (see Notify).
 func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*webhook.Delivery) (int, error) {
-	n, err := s.enqueue(ctx, s.pool, ev, deliveries, s.origin)
+	n, err := s.enqueue(ctx, s.pool, ev, deliveries, false)
 	if err == nil && n > 0 {
-		// Other processes learn of it through NOTIFY; this one at once.
 		s.broadcast()
+		s.wakeOthers()
 	}
 	return n, err
 }
@@ -36,11 +37,13 @@ func (s *Store) EnqueueTx(ctx context.Context, tx pgx.Tx, ev *webhook.Event, del
 	if tx == nil {
 		return 0, invalidArgument("tx", "is nil")
 	}
-	// An empty payload: this store too must hear of it, after commit.
-	return s.enqueue(ctx, tx, ev, deliveries, "")
+	return s.enqueue(ctx, tx, ev, deliveries, true)
 }
 
-func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliveries []*webhook.Delivery, payload string) (int, error) {
+// enqueue runs the enqueue statement; inTx makes it send the NOTIFY itself,
+// which PostgreSQL delivers on commit, with an empty payload so that this
+// store hears it too.
+func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliveries []*webhook.Delivery, inTx bool) (int, error) {
 	if ev == nil {
 		return 0, invalidArgument("ev", "is nil")
 	}
@@ -79,7 +82,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 	err := q.QueryRow(ctx, s.q.enqueue,
 		ev.OrganizationID, ev.ID, ev.Type, ev.Timestamp, offset, []byte(ev.Data),
 		ids, orgs, events, subs, attempts, due, codes, errs, created, updated,
-		s.channel, payload,
+		s.channel, "", inTx,
 	).Scan(&count, &woke)
 	if err != nil {
 		return 0, dbError("enqueue", err)

@@ -37,9 +37,7 @@ func (s *Store) startListener() {
 		close(s.listenDone)
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.listenCancel = cancel
-	go s.listen(ctx)
+	go s.listen(s.ctx)
 }
 
 func (s *Store) listen(ctx context.Context) {
@@ -105,5 +103,64 @@ func (s *Store) listenConn(ctx context.Context, ready func()) error {
 		if n.Payload != s.origin {
 			s.broadcast()
 		}
+	}
+}
+
+// wakeOthers asks for a NOTIFY to wake the other stores on the schema. The
+// first request is sent at once; requests within Options.NotifyInterval
+// after it are merged into one sent at the interval's end, so a burst of
+// Enqueue calls costs a few NOTIFYs, and a wake-up is late by at most the
+// interval. The first call starts the goroutine that sends them.
+func (s *Store) wakeOthers() {
+	select {
+	case s.notifyReq <- struct{}{}:
+	default: // one is pending already
+	}
+	s.notifierOnce.Do(s.startNotifier)
+}
+
+func (s *Store) startNotifier() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(s.notifierDone)
+		return
+	}
+	go s.notifier(s.ctx)
+}
+
+func (s *Store) notifier(ctx context.Context) {
+	defer close(s.notifierDone)
+	for {
+		select {
+		case <-s.notifyReq:
+		case <-ctx.Done():
+			// Send what is pending, so that no change of this store's
+			// waits for the others' poll.
+			select {
+			case <-s.notifyReq:
+				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				s.sendNotify(cctx)
+				cancel()
+			default:
+			}
+			return
+		}
+		s.sendNotify(ctx)
+		t := time.NewTimer(s.notifyInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// sendNotify sends one NOTIFY with this store's origin, which its own
+// listener ignores (Enqueue and Finish woke this store directly).
+func (s *Store) sendNotify(ctx context.Context) {
+	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, s.origin); err != nil && ctx.Err() == nil {
+		// The others find the work when they next poll.
+		s.log.WarnContext(ctx, "pgstore: sending a wake-up NOTIFY failed", "schema", s.schema, "error", err)
 	}
 }

@@ -71,7 +71,9 @@ SELECT count(*) FROM s`,
 		listSubscriptions: `SELECT ` + subscriptionColumns + ` FROM {{schema}}.subscriptions
 WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 
-		matchSubscriptions: `SELECT ` + subscriptionColumns + ` FROM {{schema}}.subscriptions
+		// Only IDs and versions: the subscriptions themselves usually come
+		// from the cache.
+		matchSubscriptions: `SELECT id, version FROM {{schema}}.subscriptions
 WHERE match_keys && $2::text[] AND org_id = $1 AND state = 'Active' ORDER BY id`,
 
 		setState: `WITH u AS (
@@ -109,9 +111,10 @@ SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE id = $1)`,
 SELECT trip FROM u`,
 
 		// One statement, hence one transaction and one round trip: the
-		// event (kept if already stored), the deliveries (skipped when
-		// their event and subscription already have one) and a wake-up
-		// sent on commit when any was created.
+		// event (kept if already stored) and the deliveries (skipped when
+		// their event and subscription already have one). With $19, a
+		// wake-up is sent on commit when any delivery was created (in a
+		// host's transaction); otherwise the store sends it afterwards.
 		enqueue: `WITH e AS (
   INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data)
   VALUES ($1, $2, $3, $4, $5, $6)
@@ -129,7 +132,7 @@ SELECT trip FROM u`,
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
-SELECT c.n, CASE WHEN c.n > 0 THEN (SELECT 1 FROM pg_notify($17, $18)) END
+SELECT c.n, CASE WHEN c.n > 0 AND $19 THEN (SELECT 1 FROM pg_notify($17, $18)) END
 FROM (SELECT count(*) AS n FROM d) c`,
 
 		getEvent: `SELECT ` + eventColumns + ` FROM {{schema}}.events e WHERE e.org_id = $1 AND e.id = $2`,
@@ -204,8 +207,9 @@ SELECT count(*) FROM x`,
 		// Finish applies a batch of outcomes in one statement. o: the
 		// outcomes ($2 to $9); a: the attempts to log ($10 to $19). An
 		// outcome applies only while its lease is held; its attempt is
-		// logged regardless, if the delivery still exists. A release, or a
-		// retry already due, wakes the other processes.
+		// logged regardless, if the delivery still exists. It returns
+		// whether a delivery became claimable (a release, or a retry
+		// already due), to wake the other processes.
 		finish: `WITH o AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[],
                        $7::int[], $8::int[], $9::text[])
@@ -235,8 +239,7 @@ SELECT count(*) FROM x`,
   WHERE EXISTS (SELECT 1 FROM {{schema}}.deliveries x WHERE x.id = a.delivery_id)
   ORDER BY a.at
 )
-SELECT CASE WHEN EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1)
-            THEN (SELECT 1 FROM pg_notify($20, $21)) END`,
+SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1)`,
 
 		// The least, over pending deliveries of Active subscriptions, of
 		// the later of next_attempt_at and leased_until. a is the earliest

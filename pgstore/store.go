@@ -29,6 +29,10 @@ const DefaultSchema = "relayhook"
 // keeps when Options.SubscriptionCacheSize is zero.
 const DefaultSubscriptionCacheSize = 4096
 
+// DefaultNotifyInterval is the least time between two NOTIFYs a store sends
+// for its Enqueue and Finish calls when Options.NotifyInterval is zero.
+const DefaultNotifyInterval = 5 * time.Millisecond
+
 // maxIdentifierLength is PostgreSQL's limit on names, in bytes.
 const maxIdentifierLength = 63
 
@@ -42,6 +46,15 @@ type Options struct {
 	// Logger receives the store's own reports: the notification listener
 	// losing its connection and reconnecting. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// NotifyInterval is the least time between two NOTIFYs that this store
+	// sends to wake the other stores on the schema after its Enqueue and
+	// Finish calls: the first is sent at once, those asked for within the
+	// interval are merged into one sent at its end. A wake-up per enqueued
+	// event would serialize commits on PostgreSQL's notification queue.
+	// (EnqueueTx always notifies within the host's transaction.) Defaults
+	// to DefaultNotifyInterval.
+	NotifyInterval time.Duration
 
 	// SubscriptionCacheSize is how many decoded subscriptions Claim keeps,
 	// by ID and version, so that claiming does not fetch and decode a
@@ -65,14 +78,20 @@ type Store struct {
 
 	subCache *subCache
 
+	notifyInterval time.Duration
+	notifyReq      chan struct{} // a pending request for a NOTIFY
+	notifierOnce   sync.Once
+	notifierDone   chan struct{}
+	ctx            context.Context // cancelled by Close
+	cancel         context.CancelFunc
+
 	mu     sync.Mutex
 	wake   chan struct{} // closed and replaced on every notification
 	closed bool
 
-	listenOnce   sync.Once
-	listenCancel context.CancelFunc
-	listenDone   chan struct{}
-	listening    chan struct{} // closed once the first LISTEN succeeded (tests)
+	listenOnce sync.Once
+	listenDone chan struct{}
+	listening  chan struct{} // closed once the first LISTEN succeeded (tests)
 }
 
 var _ webhook.Store = (*Store)(nil)
@@ -97,6 +116,12 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.NotifyInterval < 0 {
+		return nil, &webhook.ValidationError{Kind: webhook.ErrInvalidConfig, Field: "NotifyInterval", Reason: "is negative"}
+	}
+	if o.NotifyInterval == 0 {
+		o.NotifyInterval = DefaultNotifyInterval
+	}
 	if o.SubscriptionCacheSize == 0 {
 		o.SubscriptionCacheSize = DefaultSubscriptionCacheSize
 	}
@@ -115,7 +140,12 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 		wake:       make(chan struct{}),
 		listenDone: make(chan struct{}),
 		listening:  make(chan struct{}),
+
+		notifyInterval: o.NotifyInterval,
+		notifyReq:      make(chan struct{}, 1),
+		notifierDone:   make(chan struct{}),
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -133,24 +163,23 @@ func channelName(schema string) string {
 // Schema returns the schema that holds the store's tables.
 func (s *Store) Schema() string { return s.schema }
 
-// Close stops the notification listener and waits for it to end. It does
-// not close the pool. Close is idempotent; the store's other methods keep
-// working after it, but Notify's channels are no longer closed by
-// notifications from other processes.
+// Close stops the store's goroutines (the notification listener, and the
+// sender of coalesced NOTIFYs after sending what it has pending) and waits
+// for them to end. It does not close the pool. Close is idempotent; the
+// store's other methods keep working after it, but Notify's channels are no
+// longer closed by the other stores' changes, nor are they told of this
+// one's.
 func (s *Store) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	// Either the listener was started, and this does nothing, or it never
+	// Each goroutine either was started, and this does nothing, or never
 	// will be.
 	s.listenOnce.Do(func() { close(s.listenDone) })
-	s.mu.Lock()
-	cancel := s.listenCancel
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
+	s.notifierOnce.Do(func() { close(s.notifierDone) })
+	s.cancel()
 	<-s.listenDone
+	<-s.notifierDone
 }
 
 // broadcast wakes everyone waiting on Notify.

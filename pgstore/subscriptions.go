@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -243,25 +245,56 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, page webhoo
 
 // MatchSubscriptions returns the Active subscriptions of the organization
 // whose Events match eventType, in ID order, with one probe of the GIN
-// index on the organization's event patterns.
+// index on the organization's event patterns. The subscriptions come from
+// the cache Claim uses, by version, and are returned as copies.
 func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
 	rows, err := s.pool.Query(ctx, s.q.matchSubscriptions, orgID, candidateKeys(orgID, eventType))
 	if err != nil {
 		return nil, dbError("match subscriptions", err)
 	}
-	subs, err := s.collectSubscriptions(rows, "match subscriptions")
+	var (
+		ids      []string
+		versions = map[string]int64{}
+		id       string
+		version  int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &version}, func() error {
+		ids = append(ids, id)
+		versions[id] = version
+		return nil
+	})
+	if err != nil {
+		return nil, dbError("match subscriptions", err)
+	}
+	subs, err := s.subscriptions(ctx, versions)
 	if err != nil {
 		return nil, err
 	}
-	// The keys select exactly the matching patterns; this guards against
-	// patterns stored without validation.
-	matched := subs[:0]
-	for _, sub := range subs {
-		if sub.Matches(eventType) {
-			matched = append(matched, sub)
+	out := make([]*webhook.Subscription, 0, len(ids))
+	for _, id := range ids {
+		// The keys select exactly the matching patterns; Matches guards
+		// against patterns stored without validation. A subscription
+		// deleted since the first query is left out.
+		if sub := subs[id]; sub != nil && sub.State == webhook.StateActive && sub.Matches(eventType) {
+			out = append(out, cloneSubscription(sub))
 		}
 	}
-	return matched, nil
+	return out, nil
+}
+
+// cloneSubscription returns a deep copy of sub.
+func cloneSubscription(sub *webhook.Subscription) *webhook.Subscription {
+	c := *sub
+	c.Events = slices.Clone(sub.Events)
+	c.PreviousSecrets = slices.Clone(sub.PreviousSecrets)
+	if sub.BasicAuth != nil {
+		b := *sub.BasicAuth
+		c.BasicAuth = &b
+	}
+	c.Headers = maps.Clone(sub.Headers)
+	c.CustomParameters = maps.Clone(sub.CustomParameters)
+	c.Properties = maps.Clone(sub.Properties)
+	return &c
 }
 
 // SetSubscriptionState sets the state of a subscription and its UpdatedAt;
@@ -366,19 +399,19 @@ func (s *Store) subscriptions(ctx context.Context, want map[string]int64) (map[s
 	}
 	rows, err := s.pool.Query(ctx, s.q.getSubscriptions, missing)
 	if err != nil {
-		return nil, dbError("claim: get subscriptions", err)
+		return nil, dbError("get subscriptions", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		sub, v, err := scanSubscription(rows)
 		if err != nil {
-			return nil, dbError("claim: get subscriptions", err)
+			return nil, dbError("get subscriptions", err)
 		}
 		out[sub.ID] = sub
 		s.subCache.put(sub, v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("claim: get subscriptions", err)
+		return nil, dbError("get subscriptions", err)
 	}
 	return out, nil
 }

@@ -1,0 +1,82 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// BenchmarkDispatchEndToEnd measures durable deliveries per second through
+// a dispatcher on the store: events dispatched by 8 goroutines, each to 10
+// subscriptions, POSTed to a loopback receiver that answers 200 at once.
+// An operation is one delivery received.
+func BenchmarkDispatchEndToEnd(b *testing.B) {
+	const subs = 10
+	s := newTestStore(b)
+	ctx := context.Background()
+
+	var received atomic.Int64
+	all := make(chan struct{})
+	var want atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) //nolint:errcheck
+		if received.Add(1) == want.Load() {
+			close(all)
+		}
+	}))
+	defer srv.Close()
+
+	d, err := webhook.NewDispatcher(s, &webhook.Config{AllowPrivateNetworks: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(b, err)
+	for i := range subs {
+		require.NoError(b, d.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "org_1",
+			URL: fmt.Sprintf("%s/hook/%d", srv.URL, i), Events: []string{"contact.created"}}))
+	}
+	events := (b.N + subs - 1) / subs
+	want.Store(int64(events * subs))
+	require.NoError(b, d.Start(ctx))
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Close(cctx) //nolint:errcheck
+	}()
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(events) {
+				_, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_1",
+					Data: []byte(`{"contactId":12345,"name":"Ada Lovelace"}`)})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-all:
+	case <-time.After(5 * time.Minute):
+		b.Fatalf("received %d of %d", received.Load(), want.Load())
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(want.Load())/b.Elapsed().Seconds(), "deliveries/s")
+}
