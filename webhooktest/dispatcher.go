@@ -155,8 +155,9 @@ func (td *Dispatcher) Subscribe(tb testing.TB, rcv *Receiver, orgID string, even
 }
 
 // SubscribeWith creates the subscription s, its URL defaulting to the
-// Receiver's, makes the Receiver (if not nil) verify with its secret, and
-// returns s. It fails the test on an error.
+// Receiver's, makes the Receiver (if not nil) verify with its secret
+// against the dispatcher's Clock, and returns s. It fails the test on an
+// error.
 func (td *Dispatcher) SubscribeWith(tb testing.TB, rcv *Receiver, s *webhook.Subscription) *webhook.Subscription {
 	tb.Helper()
 	if s.URL == "" && rcv != nil {
@@ -166,6 +167,7 @@ func (td *Dispatcher) SubscribeWith(tb testing.TB, rcv *Receiver, s *webhook.Sub
 		tb.Fatalf("webhooktest: creating subscription: %v", err)
 	}
 	if rcv != nil {
+		rcv.useClock(td.Clock)
 		rcv.Expect(s)
 	}
 	return s

@@ -210,3 +210,14 @@ func TestNewDispatcherRejectsAnotherClock(t *testing.T) {
 	})
 	require.Contains(t, msg, "needs a *webhooktest.Clock")
 }
+
+func TestSubscribeMakesAPlainReceiverUseTheFakeClock(t *testing.T) {
+	t.Parallel()
+	td := webhooktest.NewDispatcher(t, nil)
+	rcv := webhooktest.NewReceiver(t) // not td.NewReceiver
+	td.Subscribe(t, rcv, "org_1", "*")
+	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
+	r := rcv.WaitFor(t, 1, 5*time.Second)[0]
+	require.True(t, r.Verified, "%v", r.VerifyErr)
+	require.Equal(t, start, r.Received)
+}

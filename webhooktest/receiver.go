@@ -124,8 +124,9 @@ func WithSecret(secrets ...string) ReceiverOption {
 }
 
 // WithClock makes the Receiver check webhook-timestamp against the clock,
-// as it must when the dispatcher runs on a fake Clock. Dispatcher.NewReceiver
-// sets it. Defaults to the system clock.
+// as it must when the dispatcher runs on a fake Clock.
+// Dispatcher.NewReceiver and Dispatcher.Subscribe set the dispatcher's.
+// Defaults to the system clock.
 func WithClock(c webhook.Clock) ReceiverOption {
 	return func(r *Receiver) { r.clock = c }
 }
@@ -167,10 +168,10 @@ type Receiver struct {
 	URL string
 
 	srv              *httptest.Server
-	clock            webhook.Clock
 	rejectUnverified bool
 
 	mu        sync.Mutex
+	clock     webhook.Clock
 	verifier  *webhook.Verifier
 	secretErr error
 	script    []Reply
@@ -224,8 +225,23 @@ func (r *Receiver) setSecrets(secrets []string) {
 		r.verifier, r.secretErr = nil, fmt.Errorf("webhooktest: receiver's secret: %w", err)
 		return
 	}
-	v.Now = func() time.Time { return r.clock.Now() }
+	v.Now = r.now
 	r.verifier, r.secretErr = v, nil
+}
+
+// now reads the Receiver's clock.
+func (r *Receiver) now() time.Time {
+	r.mu.Lock()
+	c := r.clock
+	r.mu.Unlock()
+	return c.Now()
+}
+
+// useClock makes the Receiver read time from c.
+func (r *Receiver) useClock(c webhook.Clock) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.clock = c
 }
 
 // Script replaces the script: the next request gets the first Reply, and
@@ -311,7 +327,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(req.Body, MaxRequestBody))
 	q := &Request{
 		Method: req.Method, Path: req.URL.Path, Header: req.Header.Clone(), Body: body,
-		Received: r.clock.Now(),
+		Received: r.now(),
 	}
 	q.JSON = jsonDocument(req.Header.Get("Content-Type"), body)
 	if q.JSON != nil {
@@ -326,12 +342,16 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 
 	r.mu.Lock()
-	if r.verifier != nil {
-		q.VerifyErr = r.verifier.Verify(req.Header, body)
+	verifier, secretErr := r.verifier, r.secretErr
+	r.mu.Unlock()
+	if verifier != nil {
+		q.VerifyErr = verifier.Verify(req.Header, body) // reads the clock through r.now: not under r.mu
 	} else {
-		q.VerifyErr = r.secretErr
+		q.VerifyErr = secretErr
 	}
 	q.Verified = q.VerifyErr == nil
+
+	r.mu.Lock()
 	var reply Reply
 	if !q.Verified && r.rejectUnverified {
 		reply = Reply{Status: http.StatusUnauthorized}
