@@ -27,8 +27,9 @@
 // signature verified. It answers from a script of [Reply] values (a
 // sequence of statuses, a delay, a hang until the client gives up, a
 // Retry-After), set with [WithReplies] or later with [Receiver.Script].
-// [Receiver.WaitFor] waits for a number of requests and fails the test
-// with a summary of what arrived.
+// [Receiver.WaitFor] waits for a number of requests, and
+// [Receiver.WaitForEvents] for requests of given event types; both fail
+// the test with a summary of what arrived (and what is missing).
 //
 // # Dispatcher and time
 //

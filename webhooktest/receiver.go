@@ -91,6 +91,18 @@ type Envelope struct {
 // ID returns the webhook-id header: the event's ID.
 func (r *Request) ID() string { return r.Header.Get(webhook.HeaderID) }
 
+// EventType returns the event's type as the body names it: the
+// Envelope's eventTrigger, or event_type (webhook.FormatGeneric); "" for
+// other bodies.
+func (r *Request) EventType() string {
+	for _, key := range []string{"eventTrigger", "event_type"} {
+		if t, ok := r.Decoded[key].(string); ok {
+			return t
+		}
+	}
+	return ""
+}
+
 // Decode unmarshals the JSON document into v.
 func (r *Request) Decode(v any) error {
 	if r.JSON == nil {
@@ -294,6 +306,56 @@ func (r *Receiver) WaitFor(tb testing.TB, n int, timeout time.Duration) []Reques
 			return nil
 		}
 	}
+}
+
+// WaitForEvents waits until a request has arrived for each of the event
+// types (see Request.EventType; a type listed twice needs two requests), in
+// any order, and returns all requests that arrived. If they do not arrive
+// within timeout it fails the test with the types wanted, those missing,
+// and a summary of what did arrive.
+func (r *Receiver) WaitForEvents(tb testing.TB, timeout time.Duration, types ...string) []Request {
+	tb.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		arrived := r.arrived
+		r.mu.Unlock()
+		reqs := r.Requests()
+		missing := missingTypes(reqs, types)
+		if len(missing) == 0 {
+			return reqs
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			got := make([]string, len(reqs))
+			for i := range reqs {
+				got[i] = reqs[i].EventType()
+			}
+			tb.Fatalf("webhooktest: waited %v for events at %s\n  want:    %s\n  got:     %s\n  missing: %s\nrequests%s",
+				timeout, r.URL, strings.Join(types, ", "), strings.Join(got, ", "), strings.Join(missing, ", "), orDefault(r.Summary(), ": none"))
+			return nil
+		}
+	}
+}
+
+// missingTypes returns the types that no request accounts for, each
+// request counting once.
+func missingTypes(reqs []Request, types []string) []string {
+	have := map[string]int{}
+	for i := range reqs {
+		have[reqs[i].EventType()]++
+	}
+	var missing []string
+	for _, t := range types {
+		if have[t] > 0 {
+			have[t]--
+			continue
+		}
+		missing = append(missing, t)
+	}
+	return missing
 }
 
 // Summary describes every request that arrived, one per line with the

@@ -265,3 +265,26 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
 }
+
+func TestWaitForEvents(t *testing.T) {
+	t.Parallel()
+	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret))
+	generic := `{"event_time":"2026-01-24T09:42:59.000Z","event_type":"deal.won","current_context":{"organization_id":"o"},"data":null}`
+	for _, body := range []string{envelope, generic, envelope} {
+		_, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, body)
+		require.NoError(t, err)
+	}
+	got := rcv.WaitForEvents(t, time.Second, "deal.won", "contact.created", "contact.created")
+	require.Len(t, got, 3)
+	require.Equal(t, "deal.won", got[1].EventType())
+
+	msg := failure(t, func(tb testing.TB) {
+		rcv.WaitForEvents(tb, 50*time.Millisecond, "contact.created", "contact.deleted", "deal.won", "deal.won")
+	})
+	require.Contains(t, msg, "waited 50ms for events at "+rcv.URL+"\n"+
+		"  want:    contact.created, contact.deleted, deal.won, deal.won\n"+
+		"  got:     contact.created, deal.won, contact.created\n"+
+		"  missing: contact.deleted, deal.won\n"+
+		"requests:\n  #1 POST / webhook-id=\"evt_1\" verified, answered 200")
+	http.DefaultClient.CloseIdleConnections()
+}
