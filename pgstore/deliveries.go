@@ -141,7 +141,8 @@ const (
 	// milliseconds a claim on a queue of 100,000. JIT is off because the
 	// penalty on the sorts that remain (the per-subscription window) would
 	// otherwise make the plan look expensive enough to compile.
-	dueOrderGuard = `SELECT set_config('enable_sort', 'off', true), set_config('jit', 'off', true)`
+	dueOrderGuard = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
+  set_config('jit', 'off', true)`
 
 	// indexGuard makes Prune and DeleteSubscription reach rows through
 	// their indexes, never by scanning or hashing a whole table.

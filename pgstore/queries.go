@@ -166,7 +166,7 @@ SELECT count(*) FROM x`,
 		// Claim without a per-subscription cap: walk the pending index in
 		// due order, skipping rows other claims hold locked, and lease the
 		// first $3. $1 now, $2 leased until, $4 excluded subscriptions.
-		claim: `WITH picked AS (
+		claim: `WITH picked AS MATERIALIZED (
   SELECT d.id FROM {{schema}}.deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
@@ -196,9 +196,9 @@ SELECT count(*) FROM x`,
   FROM candidates
 ), chosen AS (
   SELECT id FROM ranked WHERE rn <= $5 ORDER BY next_attempt_at LIMIT $3
-), picked AS (
+), picked AS MATERIALIZED (
   SELECT d.id FROM {{schema}}.deliveries d
-  WHERE d.id IN (SELECT id FROM chosen)
+  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
     AND d.state = 'pending' AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
   FOR UPDATE SKIP LOCKED
@@ -322,10 +322,13 @@ const deliveryColumns = `d.id, d.org_id, d.event_id, d.subscription_id, d.state,
   d.lease::text, d.leased_until`
 
 // claimUpdate leases the picked deliveries and returns them with their
-// events and the version of their subscriptions ($2: leased until).
+// events and the version of their subscriptions ($2: leased until). The
+// picked IDs are one array, looked up in the primary key: no join order
+// for the planner to get wrong.
 const claimUpdate = `
 UPDATE {{schema}}.deliveries d
 SET lease = gen_random_uuid(), leased_until = $2
-FROM picked p, {{schema}}.events e, {{schema}}.subscriptions s
-WHERE d.id = p.id AND e.org_id = d.org_id AND e.id = d.event_id AND s.id = d.subscription_id
+FROM {{schema}}.events e, {{schema}}.subscriptions s
+WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
+  AND e.org_id = d.org_id AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING ` + deliveryColumns + `, ` + eventColumns + `, s.version`

@@ -145,7 +145,12 @@ start() {
 
 	local tries port
 	for tries in 1 2 3 4 5 6 7 8; do
+		# The port of the last start if it is free (a restart keeps its
+		# URL), else a random one.
 		port=$((20000 + RANDOM % 30000))
+		if [[ $tries -eq 1 && -f $DIR/port ]]; then
+			port=$(cat "$DIR/port")
+		fi
 		port_in_use "$port" && continue
 		write_conf "$port"
 		if as_owner "$BINDIR/pg_ctl" start -D "$DATA" -l "$DIR/server.log" -w -t 60 >/dev/null 2>&1; then
