@@ -48,10 +48,15 @@ func (r *deliveryRow) delivery() *webhook.Delivery {
 }
 
 // Claim leases up to p.Limit due deliveries in one statement; see
-// webhook.Store. Without a per-subscription cap it walks the pending index
-// in due order with FOR UPDATE SKIP LOCKED, so concurrent claims, from this
-// process or another, take disjoint deliveries without waiting for each
-// other.
+// webhook.Store. It walks the pending index in due order, skipping
+// deliveries under a valid lease, of subscriptions that are not Active or
+// are excluded, and (with FOR UPDATE SKIP LOCKED) those another claim is
+// taking at that moment, from this process or another. With a
+// per-subscription cap below p.Limit, it reads a window of
+// p.Limit*2+32 due deliveries, keeps the first p.MaxPerSubscription of each
+// subscription, and locks those; a subscription with a backlog larger than
+// the window can make such a claim return fewer than p.Limit, never none
+// while one is claimable and no other claim takes it first.
 func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Delivery, error) {
 	switch {
 	case p.Limit <= 0:

@@ -41,10 +41,20 @@
 //
 // # Wake-ups
 //
-// Enqueue, Redeliver, releases and re-activations send a NOTIFY on a
-// channel named after the schema. Notify's first call starts a goroutine
-// that LISTENs on a connection of its own and reconnects, with backoff, when
-// the connection drops; Close stops it.
+// A store wakes its own dispatcher directly when it enqueues, releases,
+// redelivers or re-activates, and the other replicas with a NOTIFY on a
+// channel named after the schema: at most one per Options.NotifyInterval
+// for Enqueue and Finish, so that a burst of dispatches does not serialize
+// on PostgreSQL's notification queue. Notify's first call starts a
+// goroutine that LISTENs on a connection of its own and reconnects, with
+// backoff, when the connection drops; Close stops it.
+//
+// # Plans
+//
+// Claim and NextDue run with explicit sorts disabled, Prune and
+// DeleteSubscription with whole-table scans disabled, each in a transaction
+// of its own sent in one round trip: their plans stay index walks even
+// before autovacuum has analyzed a queue that grew in seconds.
 //
 // # Transactional outbox
 //

@@ -132,17 +132,24 @@ func (s *Store) startNotifier() {
 func (s *Store) notifier(ctx context.Context) {
 	defer close(s.notifierDone)
 	for {
+		pending := false
 		select {
 		case <-s.notifyReq:
+			pending = true
 		case <-ctx.Done():
-			// Send what is pending, so that no change of this store's
-			// waits for the others' poll.
+		}
+		if ctx.Err() != nil {
+			// Closing: send what is pending, so that no change of this
+			// store's waits for the others' poll.
 			select {
 			case <-s.notifyReq:
-				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				s.sendNotify(cctx)
-				cancel()
+				pending = true
 			default:
+			}
+			if pending {
+				fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				s.sendNotify(fctx)
+				cancel()
 			}
 			return
 		}
@@ -159,6 +166,7 @@ func (s *Store) notifier(ctx context.Context) {
 // sendNotify sends one NOTIFY with this store's origin, which its own
 // listener ignores (Enqueue and Finish woke this store directly).
 func (s *Store) sendNotify(ctx context.Context) {
+	s.notifies.Add(1)
 	if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", s.channel, s.origin); err != nil && ctx.Err() == nil {
 		// The others find the work when they next poll.
 		s.log.WarnContext(ctx, "pgstore: sending a wake-up NOTIFY failed", "schema", s.schema, "error", err)

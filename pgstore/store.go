@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,7 +45,8 @@ type Options struct {
 	Schema string
 
 	// Logger receives the store's own reports: the notification listener
-	// losing its connection and reconnecting. Defaults to slog.Default().
+	// losing its connection and reconnecting, a wake-up NOTIFY failing.
+	// Defaults to slog.Default().
 	Logger *slog.Logger
 
 	// NotifyInterval is the least time between two NOTIFYs that this store
@@ -82,6 +84,7 @@ type Store struct {
 	notifyReq      chan struct{} // a pending request for a NOTIFY
 	notifierOnce   sync.Once
 	notifierDone   chan struct{}
+	notifies       atomic.Int64    // NOTIFYs sent by the notifier (tests)
 	ctx            context.Context // cancelled by Close
 	cancel         context.CancelFunc
 

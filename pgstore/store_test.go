@@ -333,3 +333,26 @@ WHERE datname = current_database() AND query = $1`, "LISTEN "+pgx.Identifier{f.a
 	f.enqueue(t, f.b, 1)
 	requireWoken(t, ch, "an Enqueue of another store after reconnecting")
 }
+
+func TestWakeUpsOfABurstAreCoalesced(t *testing.T) {
+	f := newFixture(t, 2)
+	f.a.notifyInterval = 300 * time.Millisecond
+	listening(t, f.b)
+
+	ch := f.b.Notify()
+	f.enqueue(t, f.a, 20)
+	requireWoken(t, ch, "a burst of Enqueues of another store")
+	// The first is sent at once, the other 19 merged into one more at
+	// most (two if the burst spans an interval's end).
+	require.LessOrEqual(t, f.a.notifies.Load(), int64(3), "NOTIFYs for 20 Enqueues")
+
+	// What is pending when the store closes is sent before Close returns.
+	time.Sleep(400 * time.Millisecond) // the interval of the last one ends
+	f.enqueue(t, f.a, 1)               // sent at once
+	ch = f.b.Notify()
+	f.enqueue(t, f.a, 1) // pending until the interval ends
+	sent := f.a.notifies.Load()
+	f.a.Close()
+	require.Equal(t, sent+1, f.a.notifies.Load(), "NOTIFYs after Close")
+	requireWoken(t, ch, "the NOTIFY sent at Close")
+}
