@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ func run(out io.Writer) error {
 	store := memstore.New()
 	d, err := webhook.NewDispatcher(store, &webhook.Config{
 		AllowPrivateNetworks: true, // the receiver runs on loopback
+		// The events carry fixed timestamps in the past: keep them, rather
+		// than prune them at once as older than the retention.
+		Retention: -1,
 		// A refused API key will not be accepted on a retry either.
 		Retry:  &webhook.ExponentialRetry{PermanentStatuses: []int{http.StatusUnauthorized}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -185,7 +189,11 @@ func waitFinished(ctx context.Context, store webhook.Store, n int) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d deliveries finished after 10s", finished, n)
+			var b strings.Builder
+			for _, dl := range all {
+				fmt.Fprintf(&b, "; %s %s after %d attempt(s) %s", dl.EventID, dl.State, dl.Attempts, dl.LastError)
+			}
+			return fmt.Errorf("%d of %d deliveries finished after 10s%s", finished, n, b.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
