@@ -81,7 +81,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		events   = make(map[[2]string]*webhook.Event)
 		versions = make(map[string]int64)
 	)
-	err := s.guarded(ctx, dueOrderGuard, sql, args, func(rows pgx.Rows) error {
+	err := s.guarded(ctx, planGuard, sql, args, func(rows pgx.Rows) error {
 		var (
 			r       deliveryRow
 			ev      webhook.Event
@@ -135,26 +135,21 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 	return kept, nil
 }
 
-// Plan guards: settings that a query runs under, local to its transaction,
-// so that its plan does not depend on the table statistics, which lag
-// behind a queue that fills faster than autovacuum analyzes it.
-const (
-	// dueOrderGuard makes Claim and NextDue walk the pending index in due
-	// order and stop at their limit. Without statistics the planner
-	// misjudges how many due deliveries pass the lease and subscription
-	// filters and would rather read them all and sort them: hundreds of
-	// milliseconds a claim on a queue of 100,000. JIT is off because the
-	// penalty on the sorts that remain (the per-subscription window) would
-	// otherwise make the plan look expensive enough to compile.
-	dueOrderGuard = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
-  set_config('jit', 'off', true)`
-
-	// indexGuard makes Prune and DeleteSubscription reach rows through
-	// their indexes, never by scanning or hashing a whole table.
-	indexGuard = `SELECT set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true),
-  set_config('enable_mergejoin', 'off', true), set_config('enable_material', 'off', true),
-  set_config('jit', 'off', true)`
-)
+// planGuard is what the queue's statements (Claim, Finish, NextDue, Prune,
+// DeleteSubscription) run under, local to their transaction, so that their
+// plans do not depend on table statistics, which lag behind a queue that
+// grows faster than autovacuum analyzes it, nor on a generic plan cached
+// while the tables were still small: every row is reached through an index
+// (no sequential scan, hash or merge join, materialization), and Claim and
+// NextDue walk the pending index in due order and stop at their limit (no
+// explicit sort where the index gives the order). Without it, on a fresh
+// queue of 100,000 deliveries, a claim read and sorted all of them (150 ms)
+// and a finish could hash the whole table. JIT is off because the penalty
+// these settings put on the sorts that remain (the per-subscription window)
+// would otherwise make a plan look expensive enough to compile.
+const planGuard = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
+  set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+  set_config('enable_material', 'off', true), set_config('jit', 'off', true)`
 
 // guarded runs a query under a plan guard and hands its rows to fn, in one
 // round trip: BEGIN, the guard, the query and COMMIT are sent together.
@@ -241,10 +236,10 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		aNumber, aCode, aAt, aDuration, aBody = []int32{}, []int32{}, []time.Time{}, []int64{}, [][]byte{}
 	}
 	var claimable bool
-	err := s.pool.QueryRow(ctx, s.q.finish, now,
+	err := s.guardedRow(ctx, planGuard, s.q.finish, []any{now,
 		ids, leases, states, due, counted, numbers, codes, errs,
 		aDelivery, aEvent, aSub, aNumber, aAt, aDuration, aCode, aBody, aErr, aOutcome,
-	).Scan(&claimable)
+	}, &claimable)
 	if err != nil {
 		return dbError("finish", err)
 	}
@@ -258,7 +253,7 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 // NextDue returns the earliest time at which a Claim may find work.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t pgtype.Timestamptz
-	if err := s.guardedRow(ctx, dueOrderGuard, s.q.nextDue, nil, &t); err != nil {
+	if err := s.guardedRow(ctx, planGuard, s.q.nextDue, nil, &t); err != nil {
 		return time.Time{}, false, dbError("next due", err)
 	}
 	if !t.Valid {

@@ -51,10 +51,12 @@
 //
 // # Plans
 //
-// Claim and NextDue run with explicit sorts disabled, Prune and
-// DeleteSubscription with whole-table scans disabled, each in a transaction
-// of its own sent in one round trip: their plans stay index walks even
-// before autovacuum has analyzed a queue that grew in seconds.
+// The queue's statements (Claim, Finish, NextDue, Prune and
+// DeleteSubscription) run with sequential scans, hash and merge joins and
+// explicit sorts disabled, each in a transaction of its own sent in one
+// round trip: their plans stay index walks even before autovacuum has
+// analyzed a queue that grew in seconds, and whatever plan was cached while
+// the tables were small.
 //
 // # Transactional outbox
 //

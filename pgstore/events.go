@@ -177,7 +177,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		return 0, invalidArgument("limit", "must be positive")
 	}
 	var n int
-	if err := s.guardedRow(ctx, indexGuard, s.q.prune, []any{before, limit}, &n); err != nil {
+	if err := s.guardedRow(ctx, planGuard, s.q.prune, []any{before, limit}, &n); err != nil {
 		return 0, dbError("prune", err)
 	}
 	return n, nil

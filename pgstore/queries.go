@@ -56,12 +56,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 SELECT CASE WHEN u.state = 'Active' THEN (SELECT 1 FROM pg_notify($9, $10)) END FROM u`,
 
 		// Pending deliveries go with the subscription, and their attempts;
-		// delivered and dead ones stay until pruned.
+		// delivered and dead ones stay until pruned. ("Not delivered or
+		// dead" keeps the planner on the subscription's index rather than
+		// the whole pending index.)
 		deleteSubscription: `WITH s AS (
   DELETE FROM {{schema}}.subscriptions WHERE id = $1 RETURNING id
 ), d AS (
-  DELETE FROM {{schema}}.deliveries d USING s
-  WHERE d.subscription_id = s.id AND d.state = 'pending'
+  DELETE FROM {{schema}}.deliveries d
+  WHERE d.subscription_id = $1 AND d.state NOT IN ('delivered', 'dead') AND EXISTS (SELECT 1 FROM s)
   RETURNING d.id
 ), a AS (
   DELETE FROM {{schema}}.attempts a USING d WHERE a.delivery_id = d.id
@@ -181,7 +183,10 @@ SELECT count(*) FROM x`,
 		// candidates without locking, keep the first $5 of each
 		// subscription and the first $3 overall, then lock those, skipping
 		// rows that another claim holds and re-checking (on the newest
-		// version of each row) that it is still claimable.
+		// version of each row) that it is still claimable. The re-check
+		// says "not delivered or dead" rather than "pending" so that it
+		// cannot be served by the pending index (scanning all of it): the
+		// primary key is the only way to the chosen IDs.
 		claimCapped: `WITH candidates AS (
   SELECT d.id, d.subscription_id, d.next_attempt_at FROM {{schema}}.deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
@@ -199,7 +204,7 @@ SELECT count(*) FROM x`,
 ), picked AS MATERIALIZED (
   SELECT d.id FROM {{schema}}.deliveries d
   WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
-    AND d.state = 'pending' AND d.next_attempt_at <= $1
+    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
   FOR UPDATE SKIP LOCKED
 )` + claimUpdate,

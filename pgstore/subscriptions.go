@@ -211,7 +211,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 // DeleteSubscription removes the subscription and its pending deliveries.
 func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	var n int
-	if err := s.guardedRow(ctx, indexGuard, s.q.deleteSubscription, []any{id}, &n); err != nil {
+	if err := s.guardedRow(ctx, planGuard, s.q.deleteSubscription, []any{id}, &n); err != nil {
 		return dbError("delete subscription", err)
 	}
 	if n == 0 {
