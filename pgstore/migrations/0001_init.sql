@@ -1,19 +1,23 @@
+-- Identifiers are compared byte by byte (COLLATE "C") whatever the
+-- database's collation: listings sort by ID as Go compares strings, and
+-- index comparisons skip the locale.
+
 -- Subscriptions. The fields the store queries are columns; the rest of the
 -- subscription is one JSON document. match_keys holds "org|pattern" for each
 -- event pattern, so that MatchSubscriptions is one GIN index probe whatever
 -- the number of tenants. version changes with every write, so a decoded
 -- subscription can be cached by (id, version).
 CREATE TABLE {{schema}}.subscriptions (
-    id                   text        PRIMARY KEY,
-    org_id               text        NOT NULL,
-    state                text        NOT NULL,
-    events               text[],
-    match_keys           text[],
-    consecutive_failures integer     NOT NULL DEFAULT 0,
-    created_at           timestamptz NOT NULL,
-    updated_at           timestamptz NOT NULL,
-    version              bigint      NOT NULL DEFAULT 1,
-    doc                  json        NOT NULL
+    id                   text COLLATE "C"   PRIMARY KEY,
+    org_id               text COLLATE "C"   NOT NULL,
+    state                text COLLATE "C"   NOT NULL,
+    events               text[] COLLATE "C",
+    match_keys           text[] COLLATE "C",
+    consecutive_failures integer            NOT NULL DEFAULT 0,
+    created_at           timestamptz        NOT NULL,
+    updated_at           timestamptz        NOT NULL,
+    version              bigint             NOT NULL DEFAULT 1,
+    doc                  json               NOT NULL
 );
 CREATE INDEX subscriptions_org_id_idx ON {{schema}}.subscriptions (org_id, id);
 CREATE INDEX subscriptions_match_keys_idx ON {{schema}}.subscriptions USING gin (match_keys);
@@ -22,11 +26,11 @@ CREATE INDEX subscriptions_match_keys_idx ON {{schema}}.subscriptions USING gin 
 -- zone offset of the event's timestamp in seconds east of UTC; data is the
 -- payload byte for byte (NULL for an empty payload).
 CREATE TABLE {{schema}}.events (
-    org_id    text        NOT NULL,
-    id        text        NOT NULL,
-    type      text        NOT NULL,
-    ts        timestamptz NOT NULL,
-    ts_offset integer     NOT NULL,
+    org_id    text COLLATE "C" NOT NULL,
+    id        text COLLATE "C" NOT NULL,
+    type      text COLLATE "C" NOT NULL,
+    ts        timestamptz      NOT NULL,
+    ts_offset integer          NOT NULL,
     data      bytea,
     PRIMARY KEY (org_id, id)
 );
@@ -35,19 +39,19 @@ CREATE INDEX events_ts_idx ON {{schema}}.events (ts);
 -- The delivery queue. A claim sets lease and leased_until only, neither of
 -- them indexed, so that it is a HOT update; fillfactor leaves room for it.
 CREATE TABLE {{schema}}.deliveries (
-    id               text        PRIMARY KEY,
-    org_id           text        NOT NULL,
-    event_id         text        NOT NULL,
-    subscription_id  text        NOT NULL,
-    state            text        NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
-    attempts         integer     NOT NULL DEFAULT 0,
-    next_attempt_at  timestamptz NOT NULL,
+    id               text COLLATE "C" PRIMARY KEY,
+    org_id           text COLLATE "C" NOT NULL,
+    event_id         text COLLATE "C" NOT NULL,
+    subscription_id  text COLLATE "C" NOT NULL,
+    state            text COLLATE "C" NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts         integer          NOT NULL DEFAULT 0,
+    next_attempt_at  timestamptz      NOT NULL,
     lease            uuid,
     leased_until     timestamptz,
-    last_status_code integer     NOT NULL DEFAULT 0,
-    last_error       text        NOT NULL DEFAULT '',
-    created_at       timestamptz NOT NULL,
-    updated_at       timestamptz NOT NULL,
+    last_status_code integer          NOT NULL DEFAULT 0,
+    last_error       text             NOT NULL DEFAULT '',
+    created_at       timestamptz      NOT NULL,
+    updated_at       timestamptz      NOT NULL,
     UNIQUE (event_id, subscription_id)
 ) WITH (fillfactor = 80);
 -- Claim and NextDue walk this index in due order; it holds pending
@@ -57,16 +61,16 @@ CREATE INDEX deliveries_subscription_id_idx ON {{schema}}.deliveries (subscripti
 
 -- The attempt log, oldest first by seq.
 CREATE TABLE {{schema}}.attempts (
-    seq             bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    delivery_id     text        NOT NULL,
-    event_id        text        NOT NULL,
-    subscription_id text        NOT NULL,
-    number          integer     NOT NULL,
-    at              timestamptz NOT NULL,
-    duration_ns     bigint      NOT NULL,
-    status_code     integer     NOT NULL,
+    seq             bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id     text COLLATE "C" NOT NULL,
+    event_id        text COLLATE "C" NOT NULL,
+    subscription_id text COLLATE "C" NOT NULL,
+    number          integer          NOT NULL,
+    at              timestamptz      NOT NULL,
+    duration_ns     bigint           NOT NULL,
+    status_code     integer          NOT NULL,
     response_body   bytea,
-    error           text        NOT NULL,
-    outcome         text        NOT NULL
+    error           text             NOT NULL,
+    outcome         text COLLATE "C" NOT NULL
 );
 CREATE INDEX attempts_delivery_id_idx ON {{schema}}.attempts (delivery_id, seq);
