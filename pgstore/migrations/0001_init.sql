@@ -59,9 +59,11 @@ CREATE TABLE {{schema}}.deliveries (
 CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at) WHERE state = 'pending';
 CREATE INDEX deliveries_subscription_id_idx ON {{schema}}.deliveries (subscription_id, id);
 
--- The attempt log, oldest first by seq.
+-- The attempt log, oldest first by seq. The primary key leads with the
+-- delivery, so that one index serves both listing and pruning a delivery's
+-- attempts.
 CREATE TABLE {{schema}}.attempts (
-    seq             bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq             bigint           GENERATED ALWAYS AS IDENTITY,
     delivery_id     text COLLATE "C" NOT NULL,
     event_id        text COLLATE "C" NOT NULL,
     subscription_id text COLLATE "C" NOT NULL,
@@ -71,6 +73,6 @@ CREATE TABLE {{schema}}.attempts (
     status_code     integer          NOT NULL,
     response_body   bytea,
     error           text             NOT NULL,
-    outcome         text COLLATE "C" NOT NULL
+    outcome         text COLLATE "C" NOT NULL,
+    PRIMARY KEY (delivery_id, seq)
 );
-CREATE INDEX attempts_delivery_id_idx ON {{schema}}.attempts (delivery_id, seq);
