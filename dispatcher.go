@@ -3,10 +3,14 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,8 +44,37 @@ type Config struct {
 	// Timeout bounds each attempt, from dialling to the end of the
 	// response. Defaults to DefaultTimeout.
 	Timeout time.Duration
+	// DialTimeout bounds resolving the endpoint's host and connecting to
+	// it. Defaults to DefaultDialTimeout; from Timeout up, Timeout alone
+	// bounds it.
+	DialTimeout time.Duration
+	// TLSHandshakeTimeout bounds the TLS handshake. Defaults to
+	// DefaultTLSHandshakeTimeout; from Timeout up, Timeout alone bounds
+	// it.
+	TLSHandshakeTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the response's headers
+	// once the request is written. Defaults to
+	// DefaultResponseHeaderTimeout; from Timeout up, Timeout alone bounds
+	// it.
+	ResponseHeaderTimeout time.Duration
+	// MaxResponseHeaderBytes bounds the response's headers; an endpoint
+	// sending more fails the attempt. Defaults to
+	// DefaultMaxResponseHeaderBytes.
+	MaxResponseHeaderBytes int64
+	// Resolver looks up endpoints' host names for the dialer the
+	// dispatcher installs (in the default client, or in a host's
+	// *http.Transport without a dial function). Defaults to
+	// net.DefaultResolver.
+	Resolver *net.Resolver
 	// HTTPClient sends TypeWebhook attempts. Redirects are never followed
-	// whatever its CheckRedirect says. Defaults to NewHTTPClient().
+	// whatever its CheckRedirect says. TLSHandshakeTimeout,
+	// ResponseHeaderTimeout and MaxResponseHeaderBytes apply to the
+	// default client only: a client of the host's keeps its own
+	// settings. The address guard is put on a copy of its transport when
+	// that is an *http.Transport (see AddressGuard and the README's
+	// Security section); with any other RoundTripper, host names are not
+	// checked at dial time and that is the host's responsibility.
+	// Defaults to a client like NewHTTPClient(), with the guard.
 	HTTPClient *http.Client
 	// MaxResponseBodyRead is how many bytes of a response are read (so the
 	// connection can be reused); the rest is discarded with the
@@ -50,9 +83,13 @@ type Config struct {
 	// MaxResponseBodyKept is how many bytes of a response the attempt log
 	// keeps. Defaults to DefaultMaxResponseBodyKept.
 	MaxResponseBodyKept int
-	// MaxDataBytes is the largest Event.Data Dispatch accepts. Defaults to
+	// MaxDataBytes is the largest Event.Data Dispatch accepts; a larger
+	// one gets a *ValidationError and nothing is stored. Defaults to
 	// DefaultMaxDataBytes.
 	MaxDataBytes int
+	// Limits bounds the fields of subscriptions and events. Each zero
+	// field defaults to the constant of the same name; see Limits.
+	Limits Limits
 	// Retry decides the retry schedule. Defaults to DefaultRetryPolicy().
 	Retry RetryPolicy
 	// FailureThreshold is how many consecutive failed attempts turn a
@@ -95,12 +132,18 @@ type Config struct {
 	// link-local and other non-public addresses (for on-premise hosts and
 	// tests). Defaults to false: such targets are refused when a
 	// subscription is saved and again at dial time, on the resolved IP.
+	// See AddressGuard for the ranges refused.
 	AllowPrivateNetworks bool
 	// AllowedNetworks are address ranges allowed even though they are not
-	// public, e.g. an on-premise CRM's subnet. Defaults to none.
+	// public, e.g. an on-premise CRM's subnet; they are allowed whatever
+	// their class. Defaults to none.
 	AllowedNetworks []netip.Prefix
-	// HTTPSOnly refuses http:// subscription URLs. Defaults to false.
+	// HTTPSOnly refuses http:// subscription URLs when they are saved,
+	// and refuses to send to one saved earlier. Defaults to false.
 	HTTPSOnly bool
+	// SecretGracePeriod is how long RotateSecret lets the old secret keep
+	// signing beside the new one. Defaults to DefaultSecretGracePeriod.
+	SecretGracePeriod time.Duration
 }
 
 // AttemptInfo describes one attempt to a Config.Observer.
@@ -167,6 +210,9 @@ type Dispatcher struct {
 	atCap      int            // subscriptions whose count is MaxPerSubscription
 
 	ownClient *http.Client // the default client, whose idle connections Close closes
+	addrGuard *AddressGuard
+
+	writeMu sync.Mutex // serialises UpdateSubscription and RotateSecret
 }
 
 // NewDispatcher returns a Dispatcher over the store. It does not deliver
@@ -198,6 +244,26 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		return nil, bad("Lease", "is negative")
 	case c.PollInterval < 0:
 		return nil, bad("PollInterval", "is negative")
+	case c.DialTimeout < 0:
+		return nil, bad("DialTimeout", "is negative")
+	case c.TLSHandshakeTimeout < 0:
+		return nil, bad("TLSHandshakeTimeout", "is negative")
+	case c.ResponseHeaderTimeout < 0:
+		return nil, bad("ResponseHeaderTimeout", "is negative")
+	case c.MaxResponseHeaderBytes < 0:
+		return nil, bad("MaxResponseHeaderBytes", "is negative")
+	case c.SecretGracePeriod < 0:
+		return nil, bad("SecretGracePeriod", "is negative")
+	}
+	if err := c.Limits.check(); err != nil {
+		return nil, err
+	}
+	c.AllowedNetworks = slices.Clone(c.AllowedNetworks)
+	for i, p := range c.AllowedNetworks {
+		if !p.IsValid() {
+			return nil, bad(fmt.Sprintf("AllowedNetworks[%d]", i), "is not a valid prefix")
+		}
+		c.AllowedNetworks[i] = p.Masked()
 	}
 	c.Workers = orDefault(c.Workers, DefaultWorkers)
 	c.MaxPerSubscription = min(orDefault(c.MaxPerSubscription, DefaultMaxPerSubscription), c.Workers)
@@ -213,6 +279,12 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	c.Retention = orDefault(c.Retention, DefaultRetention)
 	c.FailureThreshold = orDefault(c.FailureThreshold, DefaultFailureThreshold)
 	c.UserAgent = orDefault(c.UserAgent, DefaultUserAgent)
+	c.Limits = c.Limits.withDefaults()
+	c.SecretGracePeriod = orDefault(c.SecretGracePeriod, DefaultSecretGracePeriod)
+	c.DialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
+	c.TLSHandshakeTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
+	c.ResponseHeaderTimeout = orDefault(c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	c.MaxResponseHeaderBytes = orDefault(c.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
 	if c.Retry == nil {
 		c.Retry = DefaultRetryPolicy()
 	}
@@ -222,13 +294,17 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	client := NewHTTPClient()
-	ownClient := client
-	if c.HTTPClient != nil {
-		ownClient = nil
-		cc := *c.HTTPClient
-		cc.CheckRedirect = noRedirect
-		client = &cc
+	guard := &AddressGuard{AllowPrivateNetworks: c.AllowPrivateNetworks, AllowedNetworks: c.AllowedNetworks}
+	client, owned := guardedClient(c.HTTPClient, guard, transportConfig{
+		dialTimeout:           belowTimeout(c.DialTimeout, c.Timeout),
+		tlsHandshakeTimeout:   belowTimeout(c.TLSHandshakeTimeout, c.Timeout),
+		responseHeaderTimeout: belowTimeout(c.ResponseHeaderTimeout, c.Timeout),
+		maxResponseHeaderByte: c.MaxResponseHeaderBytes,
+		resolver:              c.Resolver,
+	})
+	var ownClient *http.Client
+	if owned {
+		ownClient = client
 	}
 	d := &Dispatcher{
 		store:     store,
@@ -241,8 +317,12 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		stop:      make(chan struct{}),
 		inflight:  map[string]int{},
 		ownClient: ownClient,
+		addrGuard: guard,
 	}
-	d.senders[TypeWebhook] = &httpSender{client: client, maxRead: c.MaxResponseBodyRead, maxKeep: c.MaxResponseBodyKept}
+	d.senders[TypeWebhook] = &httpSender{
+		client: client, maxRead: c.MaxResponseBodyRead, maxKeep: c.MaxResponseBodyKept,
+		guard: guard, httpsOnly: c.HTTPSOnly,
+	}
 	for name, f := range c.Formats {
 		if name == "" || f == nil {
 			return nil, bad("Formats", "has an empty name or a nil Format")
@@ -257,6 +337,15 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	}
 	d.runCtx, d.cancel = context.WithCancel(context.Background())
 	return d, nil
+}
+
+// belowTimeout returns a phase's timeout, or 0 (none of its own) when the
+// attempt's timeout ends it first anyway.
+func belowTimeout(phase, attempt time.Duration) time.Duration {
+	if phase >= attempt {
+		return 0
+	}
+	return phase
 }
 
 // Store returns the dispatcher's Store, for reads such as ListDeliveries
@@ -403,17 +492,18 @@ func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
 	bad := func(field, format string, args ...any) error {
 		return invalid(ErrInvalidEvent, field, format, args...)
 	}
-	if !ValidEventType(ev.Type) {
-		return bad("Type", "%q is not dot-separated segments of letters, digits, '_' and '-', at most %d bytes", truncate(ev.Type, 64), MaxEventTypeLength)
+	lim := &d.cfg.Limits
+	if !validEventType(ev.Type, lim.MaxEventTypeLength) {
+		return bad("Type", "%q is not dot-separated segments of letters, digits, '_' and '-', at most %d bytes", truncate(ev.Type, 64), lim.MaxEventTypeLength)
 	}
 	if ev.OrganizationID == "" {
 		return bad("OrganizationID", "is required")
 	}
-	if len(ev.OrganizationID) > MaxNameLength || !printable(ev.OrganizationID) {
-		return bad("OrganizationID", "must be at most %d printable bytes", MaxNameLength)
+	if len(ev.OrganizationID) > lim.MaxNameLength || !printable(ev.OrganizationID) {
+		return bad("OrganizationID", "must be at most %d printable bytes", lim.MaxNameLength)
 	}
-	if len(ev.ID) > MaxNameLength || !printable(ev.ID) {
-		return bad("ID", "must be at most %d printable bytes", MaxNameLength)
+	if len(ev.ID) > lim.MaxNameLength || !printable(ev.ID) {
+		return bad("ID", "must be at most %d printable bytes", lim.MaxNameLength)
 	}
 	if len(ev.Data) > d.cfg.MaxDataBytes {
 		return bad("Data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
@@ -450,6 +540,7 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) er
 	s.Format = orDefault(s.Format, FormatEnvelope)
 	s.Type = orDefault(s.Type, TypeWebhook)
 	s.CreatedAt, s.UpdatedAt = now, now
+	s.PreviousSecrets = unexpiredSecrets(s.PreviousSecrets, now)
 	s.ConsecutiveFailures = 0
 	if s.UpdatedBy == "" {
 		s.UpdatedBy = s.CreatedBy
@@ -459,15 +550,22 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) er
 
 // UpdateSubscription validates s and replaces the stored subscription with
 // its ID. CreatedAt and CreatedBy are kept from the store, UpdatedAt is set
-// now, and an empty Secret keeps the stored one. Setting State to Active
-// re-activates a subscription (as SetSubscriptionState does).
+// now, an empty Secret keeps the stored one, and expired PreviousSecrets
+// are dropped. Setting State to Active re-activates a subscription (as
+// SetSubscriptionState does). To replace a secret while the old one keeps
+// signing for a while, use RotateSecret.
 func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) error {
+	if s == nil {
+		return invalid(ErrInvalidSubscription, "Subscription", "is nil")
+	}
 	if s.ID == "" {
 		return invalid(ErrInvalidSubscription, "ID", "is required to update")
 	}
 	if err := d.validateSubscription(s); err != nil {
 		return err
 	}
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	old, err := d.store.GetSubscription(ctx, s.ID)
 	if err != nil {
 		return err
@@ -483,6 +581,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 	u.Type = orDefault(u.Type, TypeWebhook)
 	u.CreatedAt, u.CreatedBy = old.CreatedAt, old.CreatedBy
 	u.UpdatedAt = d.clock.Now().Round(0).Truncate(time.Microsecond)
+	u.PreviousSecrets = unexpiredSecrets(u.PreviousSecrets, u.UpdatedAt)
 	u.ConsecutiveFailures = old.ConsecutiveFailures
 	if err := d.store.UpdateSubscription(ctx, &u); err != nil {
 		return err
@@ -501,7 +600,10 @@ func (d *Dispatcher) validateSubscription(s *Subscription) error {
 	if s == nil {
 		return invalid(ErrInvalidSubscription, "Subscription", "is nil")
 	}
-	if err := s.Validate(); err != nil {
+	if err := s.validate(d.cfg.Limits); err != nil {
+		return err
+	}
+	if err := d.checkTarget(s.URL); err != nil {
 		return err
 	}
 	if s.Format != "" && d.formats[s.Format] == nil {
@@ -509,6 +611,25 @@ func (d *Dispatcher) validateSubscription(s *Subscription) error {
 	}
 	if s.Type != "" && d.senders[s.Type] == nil {
 		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Type", Reason: fmt.Sprintf("%q: %v", truncate(s.Type, 64), ErrUnknownType)}
+	}
+	return nil
+}
+
+// checkTarget applies the address policy to a subscription URL that
+// passed validateURL: HTTPSOnly, and the guard on a literal IP or a
+// localhost name. Host names are checked again at dial time.
+func (d *Dispatcher) checkTarget(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid(ErrInvalidSubscription, "URL", "does not parse")
+	}
+	if d.cfg.HTTPSOnly && u.Scheme != "https" {
+		return invalid(ErrInvalidSubscription, "URL", "scheme must be https (Config.HTTPSOnly)")
+	}
+	if err := d.addrGuard.checkHost(u.Hostname()); err != nil {
+		var ae *AddressError
+		errors.As(err, &ae)
+		return invalid(ErrInvalidSubscription, "URL", "%s is not allowed: %s (see Config.AllowPrivateNetworks and Config.AllowedNetworks)", truncate(u.Hostname(), 64), ae.Reason)
 	}
 	return nil
 }

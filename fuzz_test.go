@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +30,7 @@ const fuzzNow = 1700000000
 var verificationErrors = []error{
 	webhook.ErrMissingHeader, webhook.ErrInvalidHeader, webhook.ErrTimestampTooOld,
 	webhook.ErrTimestampTooNew, webhook.ErrUnsupportedVersion, webhook.ErrSignatureMismatch,
+	webhook.ErrBodyTooLarge,
 }
 
 func checkVerificationError(t *testing.T, err error) {
@@ -378,6 +381,14 @@ func FuzzValidateSubscription(f *testing.F) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
 			t.Fatalf("accepted URL %q: %v", rawURL, err)
 		}
+		if !plainHost(u.Hostname()) {
+			t.Fatalf("accepted URL %q whose host %q is neither a DNS name nor a standard IP address", rawURL, u.Hostname())
+		}
+		if p := u.Port(); p != "" {
+			if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+				t.Fatalf("accepted URL %q with port %q", rawURL, p)
+			}
+		}
 		req, err := http.NewRequest(http.MethodPost, rawURL, nil)
 		if err != nil {
 			t.Fatalf("accepted URL %q makes no request: %v", rawURL, err)
@@ -418,6 +429,150 @@ func FuzzValidateSubscription(f *testing.F) {
 		var sb strings.Builder
 		if err := req.Write(&sb); err != nil {
 			t.Fatalf("accepted subscription makes a request that does not write: %v", err)
+		}
+	})
+}
+
+// plainHost reports whether host is an IP address in its standard form
+// without a zone, or a DNS name of letters, digits, '-' and '_' whose last
+// label is not a number (which resolvers would read as IPv4).
+func plainHost(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return !strings.Contains(host, "%")
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+			return false
+		}
+	}
+	last := strings.ToLower(labels[len(labels)-1])
+	if strings.Trim(last, "0123456789") == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(last, "0x"); ok && strings.Trim(rest, "0123456789abcdef") == "" {
+		return false
+	}
+	return true
+}
+
+// refusedIndependently says whether an address is in a range the
+// AddressGuard documents as refused, written from the documentation with
+// the standard library's classifiers and byte comparisons rather than
+// from guard.go. never is true for the ranges refused even with
+// AllowPrivateNetworks.
+func refusedIndependently(ip net.IP) (refused, never bool) {
+	ip = ip.To16()
+	var v4 net.IP
+	switch {
+	case ip.To4() != nil: // IPv4, or IPv4-mapped IPv6
+		v4 = ip.To4()
+	case bytes.Equal(ip[:12], []byte{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}): // NAT64 64:ff9b::/96
+		v4 = net.IPv4(ip[12], ip[13], ip[14], ip[15]).To4()
+	case ip[0] == 0x20 && ip[1] == 0x02: // 6to4 2002::/16
+		v4 = net.IPv4(ip[2], ip[3], ip[4], ip[5]).To4()
+	}
+	check := func(a net.IP) (bool, bool) {
+		if a4 := a.To4(); a4 != nil {
+			switch {
+			case a4[0] == 0, a4.Equal(net.IPv4bcast), a4.IsMulticast(),
+				a4.Equal(net.IPv4(169, 254, 169, 254)), a4.Equal(net.IPv4(169, 254, 170, 2)), a4.Equal(net.IPv4(100, 100, 100, 200)):
+				return true, true
+			case a4.IsLoopback(), a4.IsPrivate(), a4.IsLinkLocalUnicast(),
+				a4[0] == 100 && a4[1]&0xc0 == 64,         // 100.64.0.0/10
+				a4[0] == 192 && a4[1] == 0 && a4[2] == 0, // 192.0.0.0/24
+				a4[0] == 198 && a4[1]&0xfe == 18,         // 198.18.0.0/15
+				a4[0] >= 240:                             // 240.0.0.0/4
+				return true, false
+			}
+			return false, false
+		}
+		switch {
+		case a.IsUnspecified(), a.IsMulticast(), a.Equal(net.ParseIP("fd00:ec2::254")):
+			return true, true
+		case a.IsLoopback(), a.IsPrivate(), a.IsLinkLocalUnicast(),
+			a[0] == 0xfe && a[1]&0xc0 == 0xc0,                     // fec0::/10
+			bytes.Equal(a[:8], []byte{1, 0, 0, 0, 0, 0, 0, 0}),    // 100::/64
+			bytes.Equal(a[:4], []byte{0x20, 0x01, 0, 0}),          // 2001::/32
+			bytes.Equal(a[:6], []byte{0, 0x64, 0xff, 0x9b, 0, 1}), // 64:ff9b:1::/48
+			bytes.Equal(a[:12], make([]byte, 12)):                 // ::/96
+			return true, false
+		}
+		return false, false
+	}
+	r, n := check(ip)
+	if v4 != nil && ip.To4() == nil {
+		r2, n2 := check(v4)
+		r, n = r || r2, n || n2
+	}
+	return r, n
+}
+
+// FuzzAddressGuard: for any address, the guard's verdict agrees with an
+// independent reading of its documented ranges, with and without
+// AllowPrivateNetworks; a refusal is an *AddressError naming the address;
+// the IPv4-mapped, NAT64 and 6to4 forms of an IPv4 address refused are
+// refused too; and an allow-list entry holding the address allows it.
+func FuzzAddressGuard(f *testing.F) {
+	for _, s := range []string{
+		"127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1",
+		"8.8.8.8", "::1", "::", "fd00::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe",
+		"2002:7f00:1::", "2002:808:808::", "2606:4700::1111", "fd00:ec2::254", "2001::1", "64:ff9b:1::1",
+	} {
+		f.Add(netip.MustParseAddr(s).AsSlice(), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, bits uint8) {
+		var ip netip.Addr
+		switch {
+		case len(b) >= 16:
+			ip = netip.AddrFrom16([16]byte(b[:16]))
+		case len(b) >= 4:
+			ip = netip.AddrFrom4([4]byte(b[:4]))
+		default:
+			return
+		}
+		wantRefused, wantNever := refusedIndependently(net.IP(ip.AsSlice()))
+
+		err := (&webhook.AddressGuard{}).Check(ip)
+		if (err != nil) != wantRefused {
+			t.Fatalf("%s: guard says %v, the documented ranges say refused=%v", ip, err, wantRefused)
+		}
+		if err != nil {
+			var ae *webhook.AddressError
+			if !errors.As(err, &ae) || !errors.Is(err, webhook.ErrAddressNotAllowed) || ae.IP != ip || ae.Reason == "" {
+				t.Fatalf("%s: refusal %#v is not an AddressError naming it", ip, err)
+			}
+		}
+		errPrivate := (&webhook.AddressGuard{AllowPrivateNetworks: true}).Check(ip)
+		if (errPrivate != nil) != wantNever {
+			t.Fatalf("%s with AllowPrivateNetworks: guard says %v, the documented ranges say refused=%v", ip, errPrivate, wantNever)
+		}
+
+		// The embedded forms of a refused IPv4 address are refused.
+		if ip.Is4() && err != nil {
+			v4 := ip.As4()
+			for _, form := range []netip.Addr{
+				netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}),
+				netip.AddrFrom16([16]byte{1: 0x64, 2: 0xff, 3: 0x9b, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}),
+				netip.AddrFrom16([16]byte{0: 0x20, 1: 0x02, 2: v4[0], 3: v4[1], 4: v4[2], 5: v4[3]}),
+			} {
+				if (&webhook.AddressGuard{}).Check(form) == nil {
+					t.Fatalf("%s is refused but its form %s is allowed", ip, form)
+				}
+			}
+		}
+
+		// An allow-list entry holding the address allows it.
+		prefix, perr := ip.Prefix(int(bits) % (ip.BitLen() + 1))
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		if err := (&webhook.AddressGuard{AllowedNetworks: []netip.Prefix{prefix}}).Check(ip); err != nil {
+			t.Fatalf("%s in the allowed %s: %v", ip, prefix, err)
 		}
 	})
 }

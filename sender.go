@@ -3,10 +3,13 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -62,9 +65,11 @@ func (f SenderFunc) Send(ctx context.Context, r *Request) (Response, error) { re
 
 // httpSender POSTs attempts with an http.Client that follows no redirect.
 type httpSender struct {
-	client  *http.Client
-	maxRead int64
-	maxKeep int
+	client    *http.Client
+	maxRead   int64
+	maxKeep   int
+	guard     *AddressGuard
+	httpsOnly bool
 }
 
 func (s *httpSender) Send(ctx context.Context, r *Request) (Response, error) {
@@ -72,32 +77,104 @@ func (s *httpSender) Send(ctx context.Context, r *Request) (Response, error) {
 	if err != nil {
 		return Response{}, Permanent(errors.New("cannot build request for " + redactedURL(r.Subscription.URL)))
 	}
+	// The policy may have changed since the subscription was saved, and
+	// a proxy or a client without an *http.Transport would not apply the
+	// dial-time guard: check the URL itself before every request.
+	if s.httpsOnly && req.URL.Scheme != "https" {
+		return Response{}, Permanent(&AddressError{Host: req.URL.Hostname(), Reason: "only https is allowed (Config.HTTPSOnly)"})
+	}
+	if err := s.guard.checkHost(req.URL.Hostname()); err != nil {
+		return Response{}, Permanent(err)
+	}
 	req.Header = r.Header
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return Response{}, cleanURLError(err)
+		err = cleanURLError(err)
+		if errors.Is(err, ErrAddressNotAllowed) {
+			err = Permanent(err)
+		}
+		return Response{}, err
 	}
 	defer resp.Body.Close()
 	// Read at most maxRead bytes, so the connection can be reused when
-	// the body is short and an endless body cannot hold the worker.
+	// the body is short and an endless body cannot hold the worker. Keep
+	// a little more than maxKeep until secrets are scrubbed, so that one
+	// straddling the cut is scrubbed whole.
+	secrets := echoedSecrets(r.Subscription)
+	keep := s.maxKeep
+	for _, sec := range secrets {
+		keep = max(keep, s.maxKeep+len(sec))
+	}
+	keep = int(min(int64(keep), s.maxRead))
 	var buf [512]byte
 	var kept []byte
 	var read int64
 	for read < s.maxRead {
 		n, rerr := resp.Body.Read(buf[:min(int64(len(buf)), s.maxRead-read)])
-		if n > 0 && len(kept) < s.maxKeep {
-			kept = append(kept, buf[:min(n, s.maxKeep-len(kept))]...)
+		if n > 0 && len(kept) < keep {
+			kept = append(kept, buf[:min(n, keep-len(kept))]...)
 		}
 		read += int64(n)
 		if rerr != nil {
 			break
 		}
 	}
+	kept = scrub(kept, secrets)
+	kept = kept[:min(len(kept), s.maxKeep)]
 	out := Response{StatusCode: resp.StatusCode, Body: kept}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		out.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return out, nil
+}
+
+// redactedText replaces secrets in a response body kept in the attempt
+// log.
+const redactedText = "[redacted]"
+
+// echoedSecrets lists what an endpoint might echo back of the request that
+// the attempt log must not keep: the signing secrets, the basic-auth
+// password and credentials, each also as JSON escapes "/".
+func echoedSecrets(sub *Subscription) []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		out = append(out, s)
+		if strings.Contains(s, "/") {
+			out = append(out, strings.ReplaceAll(s, "/", `\/`))
+		}
+	}
+	addSecret := func(s string) {
+		if b64, ok := strings.CutPrefix(s, SecretPrefix); ok {
+			add(b64) // also covers the prefixed form
+		} else {
+			add(s)
+		}
+	}
+	addSecret(sub.Secret)
+	for _, p := range sub.PreviousSecrets {
+		addSecret(p.Secret)
+	}
+	if ba := sub.BasicAuth; ba != nil && ba.Password != "" {
+		add(base64.StdEncoding.EncodeToString([]byte(ba.Username + ":" + ba.Password)))
+		if len(ba.Password) >= 4 { // a shorter one would blank out ordinary text
+			add(ba.Password)
+		}
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+func scrub(b []byte, secrets []string) []byte {
+	for _, s := range secrets {
+		if bytes.Contains(b, []byte(s)) {
+			b = bytes.ReplaceAll(b, []byte(s), []byte(redactedText))
+		}
+	}
+	return b
 }
 
 // cleanURLError strips the URL (which may carry tokens in its query) from
@@ -129,33 +206,130 @@ func (e *SendError) Timeout() bool {
 	return errors.Is(e.Err, context.DeadlineExceeded) || (errors.As(e.Err, &ne) && ne.Timeout())
 }
 
-// NewHTTPClient returns the http.Client the dispatcher uses by default: a
-// transport of its own (no proxy from the environment, keep-alive
-// connections pooled per host, connect and TLS handshake timeouts) that
-// follows no redirect.
-func NewHTTPClient() *http.Client {
-	t := &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   DefaultDialTimeout,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   DefaultTLSHandshakeTimeout,
-		ResponseHeaderTimeout: 0, // the attempt's timeout bounds it
-		ExpectContinueTimeout: time.Second,
+// Timeouts and limits of the default HTTP client; Config fields of the
+// same names change them.
+const (
+	// DefaultDialTimeout bounds resolving the host and connecting.
+	DefaultDialTimeout = 10 * time.Second
+	// DefaultTLSHandshakeTimeout bounds the TLS handshake.
+	DefaultTLSHandshakeTimeout = 10 * time.Second
+	// DefaultResponseHeaderTimeout bounds the wait for the response's
+	// headers once the request is written.
+	DefaultResponseHeaderTimeout = 20 * time.Second
+	// DefaultMaxResponseHeaderBytes bounds the response's headers.
+	DefaultMaxResponseHeaderBytes = 64 << 10
+)
+
+// transportConfig is what the dispatcher's transports are built from.
+type transportConfig struct {
+	dialTimeout           time.Duration
+	tlsHandshakeTimeout   time.Duration
+	responseHeaderTimeout time.Duration
+	maxResponseHeaderByte int64
+	resolver              *net.Resolver
+}
+
+func defaultTransportConfig() transportConfig {
+	return transportConfig{
+		dialTimeout:           DefaultDialTimeout,
+		tlsHandshakeTimeout:   DefaultTLSHandshakeTimeout,
+		responseHeaderTimeout: DefaultResponseHeaderTimeout,
+		maxResponseHeaderByte: DefaultMaxResponseHeaderBytes,
 	}
-	return &http.Client{Transport: t, CheckRedirect: noRedirect}
+}
+
+func (tc transportConfig) dialer() *net.Dialer {
+	return &net.Dialer{Timeout: tc.dialTimeout, KeepAlive: 30 * time.Second, Resolver: tc.resolver}
+}
+
+func newTransport(tc transportConfig, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil, // never from the environment
+		DialContext:            dial,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    tc.tlsHandshakeTimeout,
+		ResponseHeaderTimeout:  tc.responseHeaderTimeout,
+		MaxResponseHeaderBytes: tc.maxResponseHeaderByte,
+		ExpectContinueTimeout:  time.Second,
+	}
+}
+
+// NewHTTPClient returns an http.Client like the dispatcher's default one:
+// a transport of its own (no proxy from the environment, keep-alive
+// connections pooled per host, the default connect, TLS handshake and
+// response header timeouts, response headers capped at
+// DefaultMaxResponseHeaderBytes) that follows no redirect.
+//
+// It has no address guard of its own: a Dispatcher given it as
+// Config.HTTPClient puts its guard on a copy of its transport, and other
+// users can set an AddressGuard's Control on a dialer of their own.
+func NewHTTPClient() *http.Client {
+	tc := defaultTransportConfig()
+	return &http.Client{Transport: newTransport(tc, tc.dialer().DialContext), CheckRedirect: noRedirect}
+}
+
+// guardedClient returns the client the dispatcher sends with, and whether
+// the dispatcher owns its transport (and closes its idle connections at
+// Close). The address guard is put on:
+//
+//   - no client, or a client without a Transport: a transport built from
+//     tc whose dialer checks every address before connecting;
+//   - a client whose Transport is an *http.Transport: a clone of it. If it
+//     has no dial function of its own, the guarded dialer is used; if it
+//     has one (DialContext, DialTLSContext), each connection it makes is
+//     checked before a byte is written on it. Dials to the proxies its
+//     Proxy function names are not checked (the proxy resolves the
+//     target; filtering there is the proxy's job);
+//   - any other RoundTripper: nothing at dial time. The dispatcher still
+//     refuses literal IPs and localhost names before each request, but
+//     host names are the host's responsibility.
+//
+// Redirects are never followed, whatever the client's CheckRedirect says.
+func guardedClient(user *http.Client, g *AddressGuard, tc transportConfig) (*http.Client, bool) {
+	var c http.Client
+	if user != nil {
+		c = *user
+	}
+	c.CheckRedirect = noRedirect
+	if t, ok := c.Transport.(*http.Transport); c.Transport == nil || ok && t == nil {
+		gd := newGuardedDialer(g, tc.dialer())
+		c.Transport = newTransport(tc, gd.DialContext)
+		return &c, true
+	}
+	switch t := c.Transport.(type) {
+	case *http.Transport:
+		t = t.Clone()
+		gd := newGuardedDialer(g, tc.dialer())
+		// Dial and DialTLS are deprecated, but a host's transport may
+		// still set them.
+		switch {
+		case t.DialContext != nil:
+			gd.next = t.DialContext
+		case t.Dial != nil:
+			dial := t.Dial
+			gd.next = func(_ context.Context, network, addr string) (net.Conn, error) { return dial(network, addr) }
+		}
+		t.Dial = nil
+		t.DialContext = gd.DialContext
+		switch {
+		case t.DialTLSContext != nil:
+			t.DialTLSContext = gd.wrapTLS(t.DialTLSContext)
+		case t.DialTLS != nil:
+			dial := t.DialTLS
+			t.DialTLSContext = gd.wrapTLS(func(_ context.Context, network, addr string) (net.Conn, error) { return dial(network, addr) })
+			t.DialTLS = nil
+		}
+		if t.Proxy != nil {
+			t.Proxy = gd.wrapProxy(t.Proxy)
+		}
+		c.Transport = t
+		return &c, true
+	default:
+		return &c, false
+	}
 }
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-
-// Timeouts of the default HTTP client.
-const (
-	DefaultDialTimeout         = 10 * time.Second
-	DefaultTLSHandshakeTimeout = 10 * time.Second
-)
-

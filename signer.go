@@ -26,8 +26,11 @@ const (
 	// DefaultTolerance is how far a webhook-timestamp may be from the
 	// receiver's clock, in either direction.
 	DefaultTolerance = 5 * time.Minute
-	// DefaultMaxBodyBytes is the largest body Verifier.Middleware reads.
+	// DefaultMaxBodyBytes is the largest body a Verifier accepts.
 	DefaultMaxBodyBytes = 1 << 20
+	// maxTimestampDigits is the most digits of a webhook-timestamp: any
+	// more and it does not fit an int64.
+	maxTimestampDigits = 19
 )
 
 // Verification errors. Each wraps ErrVerification, so a receiver can test
@@ -37,7 +40,9 @@ var (
 	ErrVerification = errors.New("webhook: verification failed")
 	// ErrMissingHeader: a webhook-* header is absent.
 	ErrMissingHeader = fmt.Errorf("%w: missing header", ErrVerification)
-	// ErrInvalidHeader: a webhook-* header is malformed.
+	// ErrInvalidHeader: a webhook-* header is malformed: a
+	// webhook-timestamp that is not 1 to 19 ASCII digits, or a
+	// webhook-signature entry without a comma.
 	ErrInvalidHeader = fmt.Errorf("%w: malformed header", ErrVerification)
 	// ErrTimestampTooOld: webhook-timestamp is older than the tolerance.
 	ErrTimestampTooOld = fmt.Errorf("%w: timestamp too old", ErrVerification)
@@ -48,7 +53,8 @@ var (
 	ErrUnsupportedVersion = fmt.Errorf("%w: no v1 signature", ErrVerification)
 	// ErrSignatureMismatch: no v1 signature matches the body.
 	ErrSignatureMismatch = fmt.Errorf("%w: no matching signature", ErrVerification)
-	// ErrBodyTooLarge: the body is larger than the verifier accepts.
+	// ErrBodyTooLarge: the body is larger than the verifier's
+	// MaxBodyBytes.
 	ErrBodyTooLarge = fmt.Errorf("%w: body too large", ErrVerification)
 )
 
@@ -132,8 +138,8 @@ type Verifier struct {
 	Tolerance time.Duration
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
-	// MaxBodyBytes is the largest body Middleware reads. Defaults to
-	// DefaultMaxBodyBytes.
+	// MaxBodyBytes is the largest body Verify accepts and Middleware
+	// reads. Defaults to DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 }
 
@@ -147,8 +153,8 @@ func NewVerifier(secrets ...string) (*Verifier, error) {
 	return &Verifier{keys: s.keys}, nil
 }
 
-// Verify checks a request's headers and body with one secret and the
-// default tolerance. See Verifier.Verify.
+// Verify checks a request's headers and body with one secret, the default
+// tolerance and the default body limit. See Verifier.Verify.
 func Verify(secret string, h http.Header, body []byte) error {
 	v, err := NewVerifier(secret)
 	if err != nil {
@@ -159,10 +165,13 @@ func Verify(secret string, h http.Header, body []byte) error {
 
 // Verify checks the webhook-id, webhook-timestamp and webhook-signature
 // headers against the body. It returns nil if one v1 signature matches one
-// of the secrets (compared in constant time) and the timestamp is within
-// the tolerance, and otherwise an error wrapping ErrVerification and one of
-// the more precise errors above.
+// of the secrets (compared in constant time), the timestamp is within the
+// tolerance and the body within MaxBodyBytes, and otherwise an error
+// wrapping ErrVerification and one of the more precise errors above.
 func (v *Verifier) Verify(h http.Header, body []byte) error {
+	if int64(len(body)) > v.maxBody() {
+		return ErrBodyTooLarge
+	}
 	id, tsRaw, sigs := h.Get(HeaderID), h.Get(HeaderTimestamp), h.Get(HeaderSignature)
 	switch {
 	case id == "":
@@ -173,7 +182,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		return fmt.Errorf("%w %s", ErrMissingHeader, HeaderSignature)
 	}
 	unix, err := strconv.ParseInt(tsRaw, 10, 64)
-	if err != nil || unix < 0 {
+	if err != nil || len(tsRaw) > maxTimestampDigits || !digits(tsRaw) {
 		return fmt.Errorf("%w %s: not a Unix time in seconds", ErrInvalidHeader, HeaderTimestamp)
 	}
 	now := time.Now
@@ -239,15 +248,34 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	return ErrSignatureMismatch
 }
 
+func (v *Verifier) maxBody() int64 {
+	if v.MaxBodyBytes <= 0 {
+		return DefaultMaxBodyBytes
+	}
+	return v.MaxBodyBytes
+}
+
+// digits reports whether s is ASCII digits only.
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // Middleware returns a handler that verifies each request before passing
-// it to next, with the body restored for reading. A request that fails is
-// answered 401 Unauthorized (413 for a body over MaxBodyBytes) and next is
-// not called.
+// it to next, with the body restored for reading. It reads at most
+// MaxBodyBytes of a body (one announcing more by its Content-Length is
+// refused unread). A request that fails is answered 401 Unauthorized (413
+// for a body over MaxBodyBytes) and next is not called.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := v.MaxBodyBytes
-		if limit <= 0 {
-			limit = DefaultMaxBodyBytes
+		limit := v.maxBody()
+		if r.ContentLength > limit {
+			http.Error(w, ErrBodyTooLarge.Error(), http.StatusRequestEntityTooLarge)
+			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {

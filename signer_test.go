@@ -266,6 +266,11 @@ func TestVerifierErrors(t *testing.T) {
 		{name: "timestamp with fraction", header: signedHeader("msg_1", ts(now)+".5", sig(now, body)), want: webhook.ErrInvalidHeader},
 		{name: "timestamp in milliseconds overflowing", header: signedHeader("msg_1", "99999999999999999999", sig(now, body)), want: webhook.ErrInvalidHeader},
 		{name: "negative timestamp", header: signedHeader("msg_1", "-1", sig(-1, body)), want: webhook.ErrInvalidHeader},
+		{name: "timestamp with a plus sign", header: signedHeader("msg_1", "+"+ts(now), sig(now, body)), want: webhook.ErrInvalidHeader},
+		{name: "timestamp with a space", header: signedHeader("msg_1", " "+ts(now), sig(now, body)), want: webhook.ErrInvalidHeader},
+		{name: "timestamp in hex", header: signedHeader("msg_1", "0x6553f100", sig(now, body)), want: webhook.ErrInvalidHeader},
+		{name: "timestamp of 20 digits", header: signedHeader("msg_1", "0000000000"+ts(now), sig(now, body)), want: webhook.ErrInvalidHeader},
+		{name: "timestamp with a leading zero is not what was signed", header: signedHeader("msg_1", "0"+ts(now), sig(now, body)), want: webhook.ErrSignatureMismatch},
 		{name: "signature without version", header: signedHeader("msg_1", ts(now), "g0hM9SsE+OTPJTGt"), want: webhook.ErrInvalidHeader},
 		{name: "oldest accepted", header: signedHeader("msg_1", ts(now-tol), sig(now-tol, body))},
 		{name: "one second too old", header: signedHeader("msg_1", ts(now-tol-1), sig(now-tol-1, body)), want: webhook.ErrTimestampTooOld},
@@ -450,6 +455,16 @@ func TestVerifierMiddleware(t *testing.T) {
 		v := verifierAt(t, now, secret)
 		v.MaxBodyBytes = 16
 		res := serve(v, newRequest(strings.Repeat("x", 17), true))
+		require.Equal(t, http.StatusRequestEntityTooLarge, res.code)
+		require.False(t, res.called)
+	})
+	t.Run("oversized Content-Length is refused unread", func(t *testing.T) {
+		t.Parallel()
+		v := verifierAt(t, now, secret)
+		v.MaxBodyBytes = 16
+		r := newRequest(strings.Repeat("x", 16), true)
+		r.ContentLength = 17
+		res := serve(v, r)
 		require.Equal(t, http.StatusRequestEntityTooLarge, res.code)
 		require.False(t, res.called)
 	})

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // State is whether a subscription receives events.
@@ -195,8 +199,10 @@ func MatchPattern(pattern, eventType string) bool {
 // ValidEventType reports whether t is a valid event type: 1 to
 // MaxEventTypeLength bytes, dot-separated segments of ASCII letters,
 // digits, '_' and '-'.
-func ValidEventType(t string) bool {
-	if len(t) == 0 || len(t) > MaxEventTypeLength {
+func ValidEventType(t string) bool { return validEventType(t, MaxEventTypeLength) }
+
+func validEventType(t string, maxLen int) bool {
+	if len(t) == 0 || len(t) > maxLen {
 		return false
 	}
 	seg := 0
@@ -217,58 +223,77 @@ func ValidEventType(t string) bool {
 	return seg > 0
 }
 
-func validPattern(p string) bool {
+func validPattern(p string, maxLen int) bool {
 	if p == "*" {
 		return true
 	}
-	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
-		return ValidEventType(prefix)
+	if len(p) > maxLen {
+		return false
 	}
-	return ValidEventType(p)
+	if prefix, ok := strings.CutSuffix(p, ".*"); ok {
+		return validEventType(prefix, maxLen)
+	}
+	return validEventType(p, maxLen)
 }
 
-// reservedHeaders cannot be set through Subscription.Headers (lower case).
+// reservedHeaders cannot be set through Subscription.Headers (lower case):
+// the content and framing headers, the hop-by-hop headers, and User-Agent
+// (Config.UserAgent). Names starting with "webhook-" or "proxy-" are
+// refused too, and Authorization when BasicAuth is set.
 var reservedHeaders = map[string]bool{
 	"content-type": true, "content-length": true, "content-encoding": true,
 	"host": true, "transfer-encoding": true, "connection": true,
-	"keep-alive": true, "proxy-connection": true, "proxy-authenticate": true,
-	"proxy-authorization": true, "te": true, "trailer": true, "upgrade": true,
-	"expect": true,
+	"keep-alive": true, "te": true, "trailer": true, "trailers": true,
+	"upgrade": true, "expect": true, "http2-settings": true,
+	"user-agent": true,
 }
 
-// Validate checks the subscription's fields, as the Dispatcher does before
-// any write, and returns a *ValidationError wrapping ErrInvalidSubscription
-// for the first bad one. Fields that get defaults (ID, Secret, State,
-// ContentType, Format, Type) may be empty. It does not check that Format
-// and Type are registered; the Dispatcher does.
-func (s *Subscription) Validate() error {
+// reservedHeader reports whether a custom header may not be named k.
+func reservedHeader(k string, basicAuth bool) bool {
+	lk := strings.ToLower(k)
+	return reservedHeaders[lk] || strings.HasPrefix(lk, "webhook-") || strings.HasPrefix(lk, "proxy-") ||
+		(lk == "authorization" && basicAuth)
+}
+
+// Validate checks the subscription's fields against the default Limits
+// and returns a *ValidationError wrapping ErrInvalidSubscription for the
+// first bad one. Fields that get defaults (ID, Secret, State, ContentType,
+// Format, Type) may be empty.
+//
+// The Dispatcher runs the same checks before any write, with its
+// Config.Limits, and adds what depends on its configuration: the address
+// policy (a literal IP in a refused range, Config.HTTPSOnly; see
+// AddressGuard) and that Format and Type are registered.
+func (s *Subscription) Validate() error { return s.validate(DefaultLimits()) }
+
+func (s *Subscription) validate(l Limits) error {
 	bad := func(field, format string, args ...any) error {
 		return invalid(ErrInvalidSubscription, field, format, args...)
 	}
 	if s.OrganizationID == "" {
 		return bad("OrganizationID", "is required")
 	}
-	if len(s.OrganizationID) > MaxNameLength {
-		return bad("OrganizationID", "is longer than %d bytes", MaxNameLength)
+	if len(s.OrganizationID) > l.MaxNameLength || !printable(s.OrganizationID) {
+		return bad("OrganizationID", "must be at most %d printable bytes", l.MaxNameLength)
 	}
-	if len(s.ID) > MaxNameLength {
-		return bad("ID", "is longer than %d bytes", MaxNameLength)
+	if len(s.ID) > l.MaxNameLength || !printable(s.ID) {
+		return bad("ID", "must be at most %d printable bytes", l.MaxNameLength)
 	}
-	if len(s.Name) > MaxNameLength {
-		return bad("Name", "is longer than %d bytes", MaxNameLength)
+	if len(s.Name) > l.MaxNameLength || !printableUTF8(s.Name) {
+		return bad("Name", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
-	if err := validateURL(s.URL); err != nil {
+	if err := validateURL(s.URL, l.MaxURLLength); err != nil {
 		return bad("URL", "%s", err)
 	}
 	if len(s.Events) == 0 {
 		return bad("Events", "needs at least one event type or pattern")
 	}
-	if len(s.Events) > MaxEventPatterns {
-		return bad("Events", "has %d entries, more than %d", len(s.Events), MaxEventPatterns)
+	if len(s.Events) > l.MaxEventPatterns {
+		return bad("Events", "has %d entries, more than %d", len(s.Events), l.MaxEventPatterns)
 	}
 	for i, p := range s.Events {
-		if !validPattern(p) {
-			return bad(fmt.Sprintf("Events[%d]", i), "%q is not an event type, a prefix ending in \".*\", or \"*\"", truncate(p, 64))
+		if !validPattern(p, l.MaxEventTypeLength) {
+			return bad(fmt.Sprintf("Events[%d]", i), "%q is not an event type of at most %d bytes, a prefix ending in \".*\", or \"*\"", truncate(p, 64), l.MaxEventTypeLength)
 		}
 	}
 	switch s.ContentType {
@@ -276,19 +301,19 @@ func (s *Subscription) Validate() error {
 	default:
 		return bad("ContentType", "must be %q or %q", ContentTypeJSON, ContentTypeForm)
 	}
-	if len(s.Format) > MaxNameLength {
-		return bad("Format", "is longer than %d bytes", MaxNameLength)
+	if len(s.Format) > l.MaxNameLength || !printable(s.Format) {
+		return bad("Format", "must be at most %d printable bytes", l.MaxNameLength)
 	}
-	if len(s.Type) > MaxNameLength {
-		return bad("Type", "is longer than %d bytes", MaxNameLength)
+	if len(s.Type) > l.MaxNameLength || !printable(s.Type) {
+		return bad("Type", "must be at most %d printable bytes", l.MaxNameLength)
 	}
 	if s.Secret != "" {
 		if _, err := decodeSecret(s.Secret); err != nil {
 			return bad("Secret", "%s", err)
 		}
 	}
-	if len(s.PreviousSecrets) > MaxPreviousSecrets {
-		return bad("PreviousSecrets", "has %d entries, more than %d", len(s.PreviousSecrets), MaxPreviousSecrets)
+	if len(s.PreviousSecrets) > l.MaxPreviousSecrets {
+		return bad("PreviousSecrets", "has %d entries, more than %d", len(s.PreviousSecrets), l.MaxPreviousSecrets)
 	}
 	for i, ps := range s.PreviousSecrets {
 		if _, err := decodeSecret(ps.Secret); err != nil {
@@ -302,36 +327,23 @@ func (s *Subscription) Validate() error {
 		if s.BasicAuth.Username == "" {
 			return bad("BasicAuth.Username", "is required when BasicAuth is set")
 		}
-		if strings.Contains(s.BasicAuth.Username, ":") || !printable(s.BasicAuth.Username) || len(s.BasicAuth.Username) > MaxNameLength {
-			return bad("BasicAuth.Username", "must be at most %d printable bytes without ':'", MaxNameLength)
+		if strings.Contains(s.BasicAuth.Username, ":") || !printable(s.BasicAuth.Username) || len(s.BasicAuth.Username) > l.MaxNameLength {
+			return bad("BasicAuth.Username", "must be at most %d printable bytes without ':'", l.MaxNameLength)
 		}
-		if !printable(s.BasicAuth.Password) || len(s.BasicAuth.Password) > MaxValueLength {
-			return bad("BasicAuth.Password", "must be at most %d printable bytes", MaxValueLength)
-		}
-	}
-	if len(s.Headers) > MaxHeaders {
-		return bad("Headers", "has %d entries, more than %d", len(s.Headers), MaxHeaders)
-	}
-	for k, v := range s.Headers {
-		field := "Headers[" + truncate(k, 64) + "]"
-		if !validHeaderName(k) {
-			return bad(field, "is not a valid header name")
-		}
-		lk := strings.ToLower(k)
-		if reservedHeaders[lk] || strings.HasPrefix(lk, "webhook-") || (lk == "authorization" && s.BasicAuth != nil) {
-			return bad(field, "cannot be set: the dispatcher owns it")
-		}
-		if len(v) > MaxValueLength || !validHeaderValue(v) {
-			return bad(field, "value must be at most %d bytes without control characters", MaxValueLength)
+		if !printable(s.BasicAuth.Password) || len(s.BasicAuth.Password) > l.MaxValueLength {
+			return bad("BasicAuth.Password", "must be at most %d printable bytes", l.MaxValueLength)
 		}
 	}
-	if err := validateMap("CustomParameters", s.CustomParameters, MaxCustomParameters); err != nil {
+	if err := validateHeaders(s.Headers, s.BasicAuth != nil, l); err != nil {
 		return err
 	}
-	if err := validateMap("Properties", s.Properties, MaxProperties); err != nil {
+	if err := validateMap("CustomParameters", s.CustomParameters, l.MaxCustomParameters, l); err != nil {
 		return err
 	}
-	for k := range s.Properties {
+	if err := validateMap("Properties", s.Properties, l.MaxProperties, l); err != nil {
+		return err
+	}
+	for _, k := range sortedKeys(s.Properties) {
 		if isEnvelopeKey(k) {
 			return bad("Properties["+truncate(k, 64)+"]", "would replace a standard key of the body")
 		}
@@ -342,22 +354,57 @@ func (s *Subscription) Validate() error {
 		return bad("State", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
 	}
 	if s.ErrorsEmail != "" {
+		if len(s.ErrorsEmail) > l.MaxNameLength {
+			return bad("ErrorsEmail", "is longer than %d bytes", l.MaxNameLength)
+		}
 		if a, err := mail.ParseAddress(s.ErrorsEmail); err != nil || a.Address != s.ErrorsEmail {
 			return bad("ErrorsEmail", "is not a plain e-mail address")
 		}
 	}
-	if len(s.CreatedBy) > MaxNameLength || len(s.UpdatedBy) > MaxNameLength {
-		return bad("CreatedBy", "is longer than %d bytes", MaxNameLength)
+	if len(s.CreatedBy) > l.MaxNameLength || !printableUTF8(s.CreatedBy) {
+		return bad("CreatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
+	}
+	if len(s.UpdatedBy) > l.MaxNameLength || !printableUTF8(s.UpdatedBy) {
+		return bad("UpdatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
 	return nil
 }
 
-func validateURL(raw string) error {
+func validateHeaders(h map[string]string, basicAuth bool, l Limits) error {
+	if len(h) > l.MaxHeaders {
+		return invalid(ErrInvalidSubscription, "Headers", "has %d entries, more than %d", len(h), l.MaxHeaders)
+	}
+	seen := make(map[string]bool, len(h))
+	for _, k := range sortedKeys(h) {
+		v := h[k]
+		field := "Headers[" + truncate(k, 64) + "]"
+		if !validHeaderName(k, l.MaxNameLength) {
+			return invalid(ErrInvalidSubscription, field, "is not a valid header name of at most %d bytes", l.MaxNameLength)
+		}
+		if reservedHeader(k, basicAuth) {
+			return invalid(ErrInvalidSubscription, field, "cannot be set: the dispatcher owns it")
+		}
+		lk := strings.ToLower(k)
+		if seen[lk] {
+			return invalid(ErrInvalidSubscription, field, "names the same header as another entry (names ignore case)")
+		}
+		seen[lk] = true
+		if len(v) > l.MaxValueLength || !validHeaderValue(v) {
+			return invalid(ErrInvalidSubscription, field, "value must be at most %d bytes without control characters", l.MaxValueLength)
+		}
+	}
+	return nil
+}
+
+// validateURL checks a subscription URL's syntax: http or https, a host
+// that is a DNS name or an IP address in standard notation, a port in
+// range, no credentials, no fragment.
+func validateURL(raw string, maxLen int) error {
 	if raw == "" {
 		return fmt.Errorf("is required")
 	}
-	if len(raw) > MaxURLLength {
-		return fmt.Errorf("is longer than %d bytes", MaxURLLength)
+	if len(raw) > maxLen {
+		return fmt.Errorf("is longer than %d bytes", maxLen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -375,26 +422,91 @@ func validateURL(raw string) error {
 	if u.Fragment != "" {
 		return fmt.Errorf("must not have a fragment")
 	}
+	if err := validateHost(u.Hostname()); err != nil {
+		return err
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port must be 1 to 65535")
+		}
+	}
 	return nil
 }
 
-func validateMap(name string, m map[string]string, most int) error {
+// validateHost accepts an IP address in standard notation, without a
+// zone, or a DNS name of ASCII letters, digits, '-' and '_' (names in
+// other scripts in their "xn--" form). A name whose last label is a number
+// is refused: resolvers read "127.1", "2130706433" or "0x7f.1" as IPv4
+// addresses.
+func validateHost(host string) error {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return fmt.Errorf("host must not have an IPv6 zone")
+		}
+		return nil
+	}
+	if strings.ContainsAny(host, ":%") {
+		return fmt.Errorf("host is not a valid IP address")
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("host must be a DNS name of 1 to 253 bytes or an IP address")
+	}
+	labels := strings.Split(name, ".")
+	for _, label := range labels {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host has an empty label or one longer than 63 bytes")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("host must be ASCII letters, digits, '-', '_' and dots (IDNs in their xn-- form) or an IP address")
+			}
+		}
+	}
+	if looksNumeric(labels[len(labels)-1]) {
+		return fmt.Errorf("host must be an IPv4 address in dotted decimal, without leading zeros, or a DNS name")
+	}
+	return nil
+}
+
+// looksNumeric reports whether a label is a number as IPv4 parsers read
+// it: decimal, octal, or hexadecimal with "0x".
+func looksNumeric(label string) bool {
+	if rest, ok := strings.CutPrefix(strings.ToLower(label), "0x"); ok {
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(label); i++ {
+		if label[i] < '0' || label[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func validateMap(name string, m map[string]string, most int, l Limits) error {
 	if len(m) > most {
 		return invalid(ErrInvalidSubscription, name, "has %d entries, more than %d", len(m), most)
 	}
-	for k, v := range m {
-		if k == "" || len(k) > MaxNameLength {
-			return invalid(ErrInvalidSubscription, name, "keys must be 1 to %d bytes", MaxNameLength)
+	for _, k := range sortedKeys(m) {
+		if k == "" || len(k) > l.MaxNameLength || !utf8.ValidString(k) {
+			return invalid(ErrInvalidSubscription, name, "keys must be 1 to %d bytes of UTF-8", l.MaxNameLength)
 		}
-		if len(v) > MaxValueLength {
-			return invalid(ErrInvalidSubscription, name+"["+truncate(k, 64)+"]", "is longer than %d bytes", MaxValueLength)
+		if len(m[k]) > l.MaxValueLength {
+			return invalid(ErrInvalidSubscription, name+"["+truncate(k, 64)+"]", "is longer than %d bytes", l.MaxValueLength)
 		}
 	}
 	return nil
 }
 
-func validHeaderName(k string) bool {
-	if k == "" || len(k) > MaxNameLength {
+func validHeaderName(k string, maxLen int) bool {
+	if k == "" || len(k) > maxLen {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
@@ -409,6 +521,20 @@ func validHeaderName(k string) bool {
 func validHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// printableUTF8 reports whether s is valid UTF-8 without control
+// characters.
+func printableUTF8(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
 			return false
 		}
 	}

@@ -92,7 +92,28 @@ func TestSubscriptionValidateValid(t *testing.T) {
 		"max value": func(s *webhook.Subscription) {
 			s.CustomParameters = map[string]string{"k": strings.Repeat("v", webhook.MaxValueLength)}
 		},
-		"long pattern":  func(s *webhook.Subscription) { s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength)} },
+		"long pattern": func(s *webhook.Subscription) { s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength)} },
+		"long prefix": func(s *webhook.Subscription) {
+			s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength-2) + ".*"}
+		},
+		"host with underscore and dash": func(s *webhook.Subscription) {
+			s.URL = "https://_hooks.my-crm.example/in"
+		},
+		"host with a final dot": func(s *webhook.Subscription) { s.URL = "https://hooks.example.com./in" },
+		"punycode host":         func(s *webhook.Subscription) { s.URL = "https://xn--bcher-kva.example/in" },
+		"host with digits":      func(s *webhook.Subscription) { s.URL = "https://1.2.3.example/in" },
+		"numeric label inside":  func(s *webhook.Subscription) { s.URL = "https://10.example.com/in" },
+		"highest port":          func(s *webhook.Subscription) { s.URL = "https://h.example:65535/in" },
+		"loopback (policy is the dispatcher's)": func(s *webhook.Subscription) {
+			s.URL = "http://127.0.0.1:8080/in"
+		},
+		"UTF-8 name":      func(s *webhook.Subscription) { s.Name = "Zoë's CRM ✓" },
+		"UTF-8 param key": func(s *webhook.Subscription) { s.CustomParameters = map[string]string{"clé": "v"} },
+		"X-Proxyish name": func(s *webhook.Subscription) { s.Headers = map[string]string{"X-Proxy-Id": "1"} },
+		"Authorization without auth": func(s *webhook.Subscription) {
+			s.BasicAuth = nil
+			s.Headers = map[string]string{"authorization": "Bearer t"}
+		},
 		"nested prefix": func(s *webhook.Subscription) { s.Events = []string{"contact.address.*", "*", "contact"} },
 	}
 	for name, mutate := range tests {
@@ -129,6 +150,22 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"URL does not parse", func(s *webhook.Subscription) { s.URL = "http://h.example/%zz" }, "URL"},
 		{"URL bad port", func(s *webhook.Subscription) { s.URL = "http://h.example:port/" }, "URL"},
 		{"URL control char", func(s *webhook.Subscription) { s.URL = "http://h.example/\n" }, "URL"},
+		{"URL decimal IPv4", func(s *webhook.Subscription) { s.URL = "http://2130706433/" }, "URL"},
+		{"URL short IPv4", func(s *webhook.Subscription) { s.URL = "http://127.1/" }, "URL"},
+		{"URL hex IPv4", func(s *webhook.Subscription) { s.URL = "http://0x7f.0.0.1/" }, "URL"},
+		{"URL hex last label", func(s *webhook.Subscription) { s.URL = "http://h.example.0x10/" }, "URL"},
+		{"URL octal IPv4", func(s *webhook.Subscription) { s.URL = "http://0177.0.0.1/" }, "URL"},
+		{"URL leading zero IPv4", func(s *webhook.Subscription) { s.URL = "http://010.0.0.1/" }, "URL"},
+		{"URL IPv6 zone", func(s *webhook.Subscription) { s.URL = "http://[fe80::1%25eth0]/" }, "URL"},
+		{"URL port zero", func(s *webhook.Subscription) { s.URL = "http://h.example:0/" }, "URL"},
+		{"URL port too high", func(s *webhook.Subscription) { s.URL = "http://h.example:65536/" }, "URL"},
+		{"URL bang in host", func(s *webhook.Subscription) { s.URL = "http://ex!ample.com/" }, "URL"},
+		{"URL non-ASCII host", func(s *webhook.Subscription) { s.URL = "http://bücher.example/" }, "URL"},
+		{"URL empty label", func(s *webhook.Subscription) { s.URL = "http://a..example/" }, "URL"},
+		{"URL long label", func(s *webhook.Subscription) { s.URL = "http://" + strings.Repeat("l", 64) + ".example/" }, "URL"},
+		{"URL long host", func(s *webhook.Subscription) {
+			s.URL = "http://" + strings.Repeat("l.", 127) + "example/"
+		}, "URL"},
 		{"URL too long", func(s *webhook.Subscription) {
 			s.URL = "https://h.example/" + strings.Repeat("a", webhook.MaxURLLength-len("https://h.example/")+1)
 		}, "URL"},
@@ -202,6 +239,22 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"Headers empty name", withHeader("", "v"), "Headers[]"},
 		{"Headers non-ASCII name", withHeader("X-Zoë", "v"), "Headers[X-Zoë]"},
 		{"Headers too many", func(s *webhook.Subscription) { s.Headers = manyStrings(webhook.MaxHeaders + 1) }, "Headers"},
+		{"Headers Keep-Alive", withHeader("Keep-Alive", "timeout=5"), "Headers[Keep-Alive]"},
+		{"Headers TE", withHeader("TE", "trailers"), "Headers[TE]"},
+		{"Headers Trailer", withHeader("Trailer", "X"), "Headers[Trailer]"},
+		{"Headers Trailers", withHeader("Trailers", "X"), "Headers[Trailers]"},
+		{"Headers Expect", withHeader("Expect", "100-continue"), "Headers[Expect]"},
+		{"Headers HTTP2-Settings", withHeader("HTTP2-Settings", "AAMAAABkAAQAAP__"), "Headers[HTTP2-Settings]"},
+		{"Headers Proxy-Authorization", withHeader("Proxy-Authorization", "Basic x"), "Headers[Proxy-Authorization]"},
+		{"Headers Proxy-Connection", withHeader("Proxy-Connection", "keep-alive"), "Headers[Proxy-Connection]"},
+		{"Headers Proxy-Anything", withHeader("proxy-whatever", "x"), "Headers[proxy-whatever]"},
+		{"Headers Content-Encoding", withHeader("Content-Encoding", "gzip"), "Headers[Content-Encoding]"},
+		{"Headers User-Agent", withHeader("User-Agent", "curl/8"), "Headers[User-Agent]"},
+		{"Headers same name twice", func(s *webhook.Subscription) {
+			s.Headers = map[string]string{"X-Tenant": "a", "x-tenant": "b"}
+		}, "Headers[x-tenant]"},
+		{"Headers DEL in value", withHeader("X-A", "a\x7f"), "Headers[X-A]"},
+		{"Headers long name", withHeader("X"+strings.Repeat("n", webhook.MaxNameLength), "v"), "Headers[X" + strings.Repeat("n", 63) + "…]"},
 
 		{"CustomParameters too many", func(s *webhook.Subscription) {
 			s.CustomParameters = manyStrings(webhook.MaxCustomParameters + 1)
@@ -215,6 +268,13 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 			s.Properties = map[string]string{strings.Repeat("k", webhook.MaxNameLength+1): "v"}
 		}, "Properties"},
 		{"Properties standard key", func(s *webhook.Subscription) { s.Properties = map[string]string{"data": "x"} }, "Properties[data]"},
+		{"Properties standard key in other case", func(s *webhook.Subscription) {
+			s.Properties = map[string]string{"EventTrigger": "x"}
+		}, "Properties[EventTrigger]"},
+		{"Properties invalid UTF-8 key", func(s *webhook.Subscription) { s.Properties = map[string]string{"\xff": "x"} }, "Properties"},
+		{"CustomParameters invalid UTF-8 key", func(s *webhook.Subscription) {
+			s.CustomParameters = map[string]string{"a\xfe": "x"}
+		}, "CustomParameters"},
 
 		{"State unknown", func(s *webhook.Subscription) { s.State = "Paused" }, "State"},
 		{"State wrong case", func(s *webhook.Subscription) { s.State = "active" }, "State"},
@@ -225,6 +285,17 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"ErrorsEmail newline", func(s *webhook.Subscription) { s.ErrorsEmail = "ops@example.com\nBcc: x@evil.example" }, "ErrorsEmail"},
 
 		{"long CreatedBy", func(s *webhook.Subscription) { s.CreatedBy = strings.Repeat("c", webhook.MaxNameLength+1) }, "CreatedBy"},
+		{"long UpdatedBy", func(s *webhook.Subscription) { s.UpdatedBy = strings.Repeat("c", webhook.MaxNameLength+1) }, "UpdatedBy"},
+		{"CreatedBy with newline", func(s *webhook.Subscription) { s.CreatedBy = "admin\nINFO forged" }, "CreatedBy"},
+		{"Name with escape", func(s *webhook.Subscription) { s.Name = "\x1b[31mred" }, "Name"},
+		{"Name invalid UTF-8", func(s *webhook.Subscription) { s.Name = "\xff" }, "Name"},
+		{"ID with newline", func(s *webhook.Subscription) { s.ID = "sub\n1" }, "ID"},
+		{"OrganizationID with NUL", func(s *webhook.Subscription) { s.OrganizationID = "o\x00" }, "OrganizationID"},
+		{"Format with newline", func(s *webhook.Subscription) { s.Format = "envelope\n" }, "Format"},
+		{"Type with tab", func(s *webhook.Subscription) { s.Type = "web\thook" }, "Type"},
+		{"long ErrorsEmail", func(s *webhook.Subscription) {
+			s.ErrorsEmail = strings.Repeat("a", webhook.MaxNameLength) + "@example.com"
+		}, "ErrorsEmail"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

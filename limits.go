@@ -1,0 +1,105 @@
+package webhook
+
+// Limits bounds what subscriptions and events may hold. A subscription or
+// event past one of them is refused with a *ValidationError naming the
+// field. Set Config.Limits to change them; a zero field takes its default,
+// the exported constant of the same name (MaxURLLength, MaxHeaders, ...).
+// Subscription.Validate checks against the defaults; a Dispatcher checks
+// against its Config.Limits.
+type Limits struct {
+	// MaxURLLength is the most bytes of Subscription.URL. Defaults to
+	// MaxURLLength (2048).
+	MaxURLLength int
+	// MaxEventPatterns is the most entries of Subscription.Events.
+	// Defaults to MaxEventPatterns (100).
+	MaxEventPatterns int
+	// MaxEventTypeLength is the most bytes of an event type
+	// (Event.Type) or pattern (an entry of Subscription.Events). Defaults
+	// to MaxEventTypeLength (128).
+	MaxEventTypeLength int
+	// MaxHeaders is the most entries of Subscription.Headers. Defaults to
+	// MaxHeaders (32).
+	MaxHeaders int
+	// MaxCustomParameters is the most entries of
+	// Subscription.CustomParameters. Defaults to MaxCustomParameters (64).
+	MaxCustomParameters int
+	// MaxProperties is the most entries of Subscription.Properties.
+	// Defaults to MaxProperties (64).
+	MaxProperties int
+	// MaxNameLength is the most bytes of a name: a header name, a key of
+	// CustomParameters or Properties, a subscription's ID, Name,
+	// OrganizationID, Format, Type, CreatedBy, UpdatedBy, ErrorsEmail and
+	// BasicAuth.Username, an event's ID and OrganizationID. At least
+	// MinNameLength, so generated IDs fit. Defaults to MaxNameLength
+	// (256).
+	MaxNameLength int
+	// MaxValueLength is the most bytes of a value: of a header, a custom
+	// parameter, a property, and BasicAuth.Password. Defaults to
+	// MaxValueLength (4096).
+	MaxValueLength int
+	// MaxPreviousSecrets is the most entries of
+	// Subscription.PreviousSecrets, and so the most old secrets that keep
+	// signing during rotations. Defaults to MaxPreviousSecrets (5).
+	MaxPreviousSecrets int
+}
+
+// MinNameLength is the least Limits.MaxNameLength may be: room for the
+// IDs the dispatcher generates ("sub_" and 26 characters).
+const MinNameLength = 32
+
+// DefaultLimits returns the Limits with every field at its default.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxURLLength:        MaxURLLength,
+		MaxEventPatterns:    MaxEventPatterns,
+		MaxEventTypeLength:  MaxEventTypeLength,
+		MaxHeaders:          MaxHeaders,
+		MaxCustomParameters: MaxCustomParameters,
+		MaxProperties:       MaxProperties,
+		MaxNameLength:       MaxNameLength,
+		MaxValueLength:      MaxValueLength,
+		MaxPreviousSecrets:  MaxPreviousSecrets,
+	}
+}
+
+// withDefaults returns l with its zero fields set to their defaults.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	l.MaxURLLength = orDefault(l.MaxURLLength, d.MaxURLLength)
+	l.MaxEventPatterns = orDefault(l.MaxEventPatterns, d.MaxEventPatterns)
+	l.MaxEventTypeLength = orDefault(l.MaxEventTypeLength, d.MaxEventTypeLength)
+	l.MaxHeaders = orDefault(l.MaxHeaders, d.MaxHeaders)
+	l.MaxCustomParameters = orDefault(l.MaxCustomParameters, d.MaxCustomParameters)
+	l.MaxProperties = orDefault(l.MaxProperties, d.MaxProperties)
+	l.MaxNameLength = orDefault(l.MaxNameLength, d.MaxNameLength)
+	l.MaxValueLength = orDefault(l.MaxValueLength, d.MaxValueLength)
+	l.MaxPreviousSecrets = orDefault(l.MaxPreviousSecrets, d.MaxPreviousSecrets)
+	return l
+}
+
+// check returns a *ValidationError wrapping ErrInvalidConfig for a
+// negative field.
+func (l Limits) check() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"MaxURLLength", l.MaxURLLength},
+		{"MaxEventPatterns", l.MaxEventPatterns},
+		{"MaxEventTypeLength", l.MaxEventTypeLength},
+		{"MaxHeaders", l.MaxHeaders},
+		{"MaxCustomParameters", l.MaxCustomParameters},
+		{"MaxProperties", l.MaxProperties},
+		{"MaxNameLength", l.MaxNameLength},
+		{"MaxValueLength", l.MaxValueLength},
+		{"MaxPreviousSecrets", l.MaxPreviousSecrets},
+	} {
+		if f.v < 0 {
+			return invalid(ErrInvalidConfig, "Limits."+f.name, "is negative")
+		}
+	}
+	if l.MaxNameLength != 0 && l.MaxNameLength < MinNameLength {
+		return invalid(ErrInvalidConfig, "Limits.MaxNameLength", "must be at least %d (MinNameLength)", MinNameLength)
+	}
+	return nil
+}

@@ -1,0 +1,437 @@
+package webhook_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	webhook "github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/memstore"
+	"github.com/relayhook/webhook/webhooktest"
+)
+
+// subscriptionLimits describes each limit on a subscription: the field
+// refused past it, how to read it from a Limits, and how to build a
+// subscription holding n of what it counts.
+var subscriptionLimits = []struct {
+	name  string
+	field string // prefix of the *ValidationError's Field
+	get   func(l *webhook.Limits) *int
+	fill  func(s *webhook.Subscription, n int)
+}{
+	{"URL length", "URL", func(l *webhook.Limits) *int { return &l.MaxURLLength }, func(s *webhook.Subscription, n int) {
+		s.URL = "https://h.example/" + strings.Repeat("a", n-len("https://h.example/"))
+	}},
+	{"event patterns", "Events", func(l *webhook.Limits) *int { return &l.MaxEventPatterns }, func(s *webhook.Subscription, n int) {
+		s.Events = patterns(n)
+	}},
+	{"event pattern length", "Events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
+		s.Events = []string{strings.Repeat("a", n)}
+	}},
+	{"prefix pattern length", "Events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
+		s.Events = []string{strings.Repeat("a", n-2) + ".*"}
+	}},
+	{"headers", "Headers", func(l *webhook.Limits) *int { return &l.MaxHeaders }, func(s *webhook.Subscription, n int) {
+		s.Headers = manyStrings(n)
+	}},
+	{"header name length", "Headers[", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+		s.Headers = map[string]string{"X" + strings.Repeat("n", n-1): "v"}
+	}},
+	{"header value length", "Headers[X-A]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+		s.Headers = map[string]string{"X-A": strings.Repeat("v", n)}
+	}},
+	{"custom parameters", "CustomParameters", func(l *webhook.Limits) *int { return &l.MaxCustomParameters }, func(s *webhook.Subscription, n int) {
+		s.CustomParameters = manyStrings(n)
+	}},
+	{"custom parameter key length", "CustomParameters", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+		s.CustomParameters = map[string]string{strings.Repeat("k", n): "v"}
+	}},
+	{"custom parameter value length", "CustomParameters[k]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+		s.CustomParameters = map[string]string{"k": strings.Repeat("v", n)}
+	}},
+	{"properties", "Properties", func(l *webhook.Limits) *int { return &l.MaxProperties }, func(s *webhook.Subscription, n int) {
+		s.Properties = manyStrings(n)
+	}},
+	{"property value length", "Properties[k]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+		s.Properties = map[string]string{"k": strings.Repeat("v", n)}
+	}},
+	{"name length", "Name", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+		s.Name = strings.Repeat("n", n)
+	}},
+	{"organization length", "OrganizationID", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+		s.OrganizationID = strings.Repeat("o", n)
+	}},
+	{"password length", "BasicAuth.Password", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+		s.BasicAuth = &webhook.BasicAuth{Username: "u", Password: strings.Repeat("p", n)}
+	}},
+	{"previous secrets", "PreviousSecrets", func(l *webhook.Limits) *int { return &l.MaxPreviousSecrets }, func(s *webhook.Subscription, n int) {
+		s.PreviousSecrets = nil
+		for range n {
+			s.PreviousSecrets = append(s.PreviousSecrets, webhook.PreviousSecret{Secret: webhook.NewSecret(), ExpiresAt: t0.Add(time.Hour)})
+		}
+	}},
+}
+
+func limitSubscription() *webhook.Subscription {
+	return &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/in", Events: []string{"*"}}
+}
+
+func checkLimitError(t *testing.T, err error, field, name string) {
+	t.Helper()
+	require.ErrorIs(t, err, webhook.ErrInvalidSubscription, name)
+	var ve *webhook.ValidationError
+	require.ErrorAs(t, err, &ve, name)
+	require.True(t, strings.HasPrefix(ve.Field, field), "%s: field %q, want %q", name, ve.Field, field)
+}
+
+// TestSubscriptionLimitsAtTheBoundary: each default limit, and each
+// limit changed through Config.Limits (down and up), accepts a
+// subscription at the limit and refuses one past it.
+func TestSubscriptionLimitsAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	defaults := webhook.DefaultLimits()
+	for _, tc := range subscriptionLimits {
+		limit := *tc.get(&defaults)
+
+		s := limitSubscription()
+		tc.fill(s, limit)
+		require.NoError(t, s.Validate(), "%s at the default %d", tc.name, limit)
+		s = limitSubscription()
+		tc.fill(s, limit+1)
+		checkLimitError(t, s.Validate(), tc.field, tc.name)
+
+		// A dispatcher with the default limits agrees.
+		d := newIdleDispatcher(t, nil)
+		s = limitSubscription()
+		tc.fill(s, limit)
+		require.NoError(t, d.CreateSubscription(ctx, s), tc.name)
+		s = limitSubscription()
+		tc.fill(s, limit+1)
+		checkLimitError(t, d.CreateSubscription(ctx, s), tc.field, tc.name)
+
+		// Lowered and raised through Config.Limits.
+		for _, custom := range []int{max(limit/2, 2), limit * 2} {
+			var l webhook.Limits
+			*tc.get(&l) = custom
+			d := newIdleDispatcher(t, func(c *webhook.Config) { c.Limits = l })
+			s := limitSubscription()
+			tc.fill(s, custom)
+			require.NoError(t, d.CreateSubscription(ctx, s), "%s at %d", tc.name, custom)
+			s = limitSubscription()
+			tc.fill(s, custom+1)
+			checkLimitError(t, d.CreateSubscription(ctx, s), tc.field, tc.name+" past "+strconv.Itoa(custom))
+		}
+	}
+}
+
+// newIdleDispatcher returns a dispatcher that is not started, over a new
+// memstore.
+func newIdleDispatcher(t *testing.T, adjust func(*webhook.Config)) *webhook.Dispatcher {
+	t.Helper()
+	cfg := &webhook.Config{Clock: webhooktest.NewClock(t0), Retention: -1}
+	if adjust != nil {
+		adjust(cfg)
+	}
+	d, err := webhook.NewDispatcher(memstore.New(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, d.Close(context.Background())) })
+	return d
+}
+
+// TestEventLimitsAtTheBoundary: Dispatch accepts an event at each limit
+// and refuses one past it with a *ValidationError, storing nothing.
+func TestEventLimitsAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	type eventLimit struct {
+		name, field string
+		limit       int
+		config      func(c *webhook.Config)
+		event       func(n int) webhook.Event
+	}
+	data := func(n int) webhook.Event {
+		return webhook.Event{Type: "a.b", OrganizationID: "o", Data: jsonString(n)}
+	}
+	typ := func(n int) webhook.Event {
+		return webhook.Event{Type: strings.Repeat("t", n), OrganizationID: "o"}
+	}
+	dottedType := func(n int) webhook.Event {
+		return webhook.Event{Type: "a." + strings.Repeat("t", n-2), OrganizationID: "o"}
+	}
+	org := func(n int) webhook.Event {
+		return webhook.Event{Type: "a.b", OrganizationID: strings.Repeat("o", n)}
+	}
+	id := func(n int) webhook.Event {
+		return webhook.Event{ID: strings.Repeat("i", n), Type: "a.b", OrganizationID: "o"}
+	}
+	for _, tc := range []eventLimit{
+		{"data, default", "Data", webhook.DefaultMaxDataBytes, nil, data},
+		{"data, lowered", "Data", 100, func(c *webhook.Config) { c.MaxDataBytes = 100 }, data},
+		{"data, raised", "Data", 2 * webhook.DefaultMaxDataBytes, func(c *webhook.Config) { c.MaxDataBytes = 2 * webhook.DefaultMaxDataBytes }, data},
+		{"type, default", "Type", webhook.MaxEventTypeLength, nil, typ},
+		{"dotted type, default", "Type", webhook.MaxEventTypeLength, nil, dottedType},
+		{"type, lowered", "Type", 10, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 10 }, typ},
+		{"type, raised", "Type", 300, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 300 }, typ},
+		{"organization, default", "OrganizationID", webhook.MaxNameLength, nil, org},
+		{"organization, lowered", "OrganizationID", webhook.MinNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = webhook.MinNameLength }, org},
+		{"ID, default", "ID", webhook.MaxNameLength, nil, id},
+		{"ID, raised", "ID", 1000, func(c *webhook.Config) { c.Limits.MaxNameLength = 1000 }, id},
+	} {
+		d := newIdleDispatcher(t, tc.config)
+		ev := tc.event(tc.limit)
+		res, err := d.Dispatch(ctx, ev)
+		require.NoError(t, err, "%s at %d", tc.name, tc.limit)
+		evs, _, err := d.Store().ListEvents(ctx, webhook.EventFilter{OrganizationID: ev.OrganizationID})
+		require.NoError(t, err)
+		require.Len(t, evs, 1)
+		require.Equal(t, res.EventID, evs[0].ID)
+
+		ev = tc.event(tc.limit + 1)
+		_, err = d.Dispatch(ctx, ev)
+		require.ErrorIs(t, err, webhook.ErrInvalidEvent, tc.name)
+		var ve *webhook.ValidationError
+		require.ErrorAs(t, err, &ve, tc.name)
+		require.Equal(t, tc.field, ve.Field, tc.name)
+		if ev.OrganizationID == "o" {
+			evs, _, err = d.Store().ListEvents(ctx, webhook.EventFilter{OrganizationID: "o"})
+			require.NoError(t, err)
+			require.Len(t, evs, 1, "%s: nothing more was stored", tc.name)
+		}
+	}
+}
+
+func TestLimitsConfigValidation(t *testing.T) {
+	t.Parallel()
+	l := webhook.Limits{}
+	fields := map[string]*int{
+		"MaxURLLength": &l.MaxURLLength, "MaxEventPatterns": &l.MaxEventPatterns,
+		"MaxEventTypeLength": &l.MaxEventTypeLength, "MaxHeaders": &l.MaxHeaders,
+		"MaxCustomParameters": &l.MaxCustomParameters, "MaxProperties": &l.MaxProperties,
+		"MaxNameLength": &l.MaxNameLength, "MaxValueLength": &l.MaxValueLength,
+		"MaxPreviousSecrets": &l.MaxPreviousSecrets,
+	}
+	for name, p := range fields {
+		l = webhook.Limits{}
+		*p = -1
+		_, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{Limits: l})
+		require.ErrorIs(t, err, webhook.ErrInvalidConfig, name)
+		var ve *webhook.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.Equal(t, "Limits."+name, ve.Field)
+	}
+	for field, cfg := range map[string]*webhook.Config{
+		"DialTimeout":            {DialTimeout: -1},
+		"TLSHandshakeTimeout":    {TLSHandshakeTimeout: -1},
+		"ResponseHeaderTimeout":  {ResponseHeaderTimeout: -1},
+		"MaxResponseHeaderBytes": {MaxResponseHeaderBytes: -1},
+		"SecretGracePeriod":      {SecretGracePeriod: -1},
+		"AllowedNetworks[1]":     {AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}},
+		"Limits.MaxNameLength":   {Limits: webhook.Limits{MaxNameLength: webhook.MinNameLength - 1}},
+	} {
+		_, err := webhook.NewDispatcher(memstore.New(), cfg)
+		var ve *webhook.ValidationError
+		require.ErrorAs(t, err, &ve, field)
+		require.Equal(t, field, ve.Field)
+		require.ErrorIs(t, err, webhook.ErrInvalidConfig)
+	}
+	require.Equal(t, webhook.Limits{
+		MaxURLLength: webhook.MaxURLLength, MaxEventPatterns: webhook.MaxEventPatterns,
+		MaxEventTypeLength: webhook.MaxEventTypeLength, MaxHeaders: webhook.MaxHeaders,
+		MaxCustomParameters: webhook.MaxCustomParameters, MaxProperties: webhook.MaxProperties,
+		MaxNameLength: webhook.MaxNameLength, MaxValueLength: webhook.MaxValueLength,
+		MaxPreviousSecrets: webhook.MaxPreviousSecrets,
+	}, webhook.DefaultLimits())
+}
+
+// TestResponseBodyLimitsAtTheBoundary: MaxResponseBodyKept keeps exactly
+// that many bytes; MaxResponseBodyRead reads exactly that many, which
+// shows in the connection: a body read to its end lets the next attempt
+// reuse the connection, a longer one is cut and the connection dropped.
+func TestResponseBodyLimitsAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	const limit = 700
+	body := strings.Repeat("r", limit+1)
+	var size atomic.Int64
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(size.Load())
+		w.Header().Set("Content-Length", strconv.Itoa(n))
+		_, _ = w.Write([]byte(body[:n]))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	attempt := func(b *bundle, org string, n int) string {
+		size.Store(int64(n))
+		s := b.subscribe(org, srv.URL, "*")
+		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: org})
+		dl := b.waitAttempts(s.ID, 1)
+		require.Equal(t, webhook.DeliveryDelivered, dl.State)
+		attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+		require.NoError(t, err)
+		return attempts[0].ResponseBody
+	}
+
+	// Kept: at the limit all of it, past it the limit.
+	kept := setup(t, func(c *webhook.Config) { c.MaxResponseBodyKept = limit })
+	require.Len(t, attempt(kept, "k1", limit), limit)
+	require.Len(t, attempt(kept, "k2", limit+1), limit)
+
+	// Read: at the limit the connection is reused; past it, it is not.
+	read := setup(t, func(c *webhook.Config) { c.MaxResponseBodyRead = limit; c.Workers = 1 })
+	before := conns.Load()
+	require.Len(t, attempt(read, "r1", limit), limit) // kept is capped at read
+	require.Len(t, attempt(read, "r2", limit), limit)
+	require.Equal(t, before+1, conns.Load(), "a body of MaxResponseBodyRead bytes is read whole and the connection reused")
+	require.Len(t, attempt(read, "r3", limit+1), limit) // may take the idle connection, and closes it
+	before = conns.Load()
+	require.Len(t, attempt(read, "r4", limit+1), limit)
+	require.Len(t, attempt(read, "r5", limit+1), limit)
+	require.Equal(t, before+2, conns.Load(), "a longer body is cut, and its connection closed")
+}
+
+// TestTimeoutsAtTheBoundary: an endpoint answering inside each timeout is
+// delivered; one past it fails with that timeout's error.
+func TestTimeoutsAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	const limit = 300 * time.Millisecond
+	delayed := func(d time.Duration) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client leave
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	for _, tc := range []struct {
+		name   string
+		config func(c *webhook.Config)
+		errHas string
+	}{
+		{"total", func(c *webhook.Config) { c.Timeout = limit }, "deadline exceeded"},
+		{"response header", func(c *webhook.Config) { c.Timeout = 10 * limit; c.ResponseHeaderTimeout = limit }, "timeout awaiting response headers"},
+	} {
+		b := setup(t, tc.config)
+		inside := b.subscribe("in-"+tc.name, delayed(limit/3), "*")
+		past := b.subscribe("past-"+tc.name, delayed(3*limit), "*")
+		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "in-" + tc.name})
+		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "past-" + tc.name})
+		require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(inside.ID, 1).State, tc.name)
+		dl := b.waitAttempts(past.ID, 1)
+		require.Equal(t, webhook.DeliveryPending, dl.State, tc.name)
+		require.Contains(t, dl.LastError, tc.errHas, tc.name)
+	}
+}
+
+// TestTLSHandshakeTimeoutAtTheBoundary: a handshake that completes inside
+// TLSHandshakeTimeout fails only on the certificate; one that stalls
+// fails on the timeout.
+func TestTLSHandshakeTimeoutAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	tlsSrv := quietTLSServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	stall := newRawListener(t, "127.0.0.1:0", (*rawListener).countBytes)
+	b := setup(t, func(c *webhook.Config) { c.Timeout = 5 * time.Second; c.TLSHandshakeTimeout = 1500 * time.Millisecond })
+	done := b.subscribe("o1", tlsSrv.URL, "*")
+	stalled := b.subscribe("o2", "https://"+stall.Addr().String()+"/", "*")
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o1"})
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o2"})
+	dl := b.waitAttempts(done.ID, 1)
+	require.Contains(t, dl.LastError, "certificate")
+	require.NotContains(t, dl.LastError, "timeout")
+	dl = b.waitAttempts(stalled.ID, 1)
+	require.Contains(t, dl.LastError, "TLS handshake timeout")
+}
+
+// TestResponseHeaderBytesLimit: response headers well under
+// MaxResponseHeaderBytes are read; past it the attempt fails.
+func TestResponseHeaderBytesLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 8 << 10
+	withHeader := func(n int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Big", strings.Repeat("h", n))
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	b := setup(t, func(c *webhook.Config) { c.MaxResponseHeaderBytes = limit })
+	under := b.subscribe("o1", withHeader(limit/2), "*")
+	past := b.subscribe("o2", withHeader(limit+1), "*")
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o1"})
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o2"})
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(under.ID, 1).State)
+	dl := b.waitAttempts(past.ID, 1)
+	require.Equal(t, webhook.DeliveryPending, dl.State)
+	require.Contains(t, dl.LastError, "headers exceeded")
+}
+
+// TestVerifyBodyLimitAtTheBoundary: Verify and the middleware accept a
+// body of MaxBodyBytes and refuse one byte more with ErrBodyTooLarge; the
+// middleware refuses an announced Content-Length past it unread.
+func TestVerifyBodyLimitAtTheBoundary(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	signer, err := webhook.NewSigner(secret)
+	require.NoError(t, err)
+	now := time.Now()
+	for _, limit := range []int64{0, 64} {
+		v, err := webhook.NewVerifier(secret)
+		require.NoError(t, err)
+		v.MaxBodyBytes = limit
+		eff := limit
+		if eff == 0 {
+			eff = webhook.DefaultMaxBodyBytes
+		}
+		for n, want := range map[int64]error{eff: nil, eff + 1: webhook.ErrBodyTooLarge} {
+			body := []byte(strings.Repeat("b", int(n)))
+			h := signedHeader("msg_1", strconv.FormatInt(now.Unix(), 10), signer.Sign("msg_1", now, body))
+			if want == nil {
+				require.NoError(t, v.Verify(h, body))
+			} else {
+				require.ErrorIs(t, v.Verify(h, body), want)
+				require.ErrorIs(t, v.Verify(h, body), webhook.ErrVerification)
+			}
+		}
+	}
+
+	v, err := webhook.NewVerifier(secret)
+	require.NoError(t, err)
+	v.MaxBodyBytes = 16
+	called := false
+	h := v.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	read := 0
+	r := httptest.NewRequest(http.MethodPost, "/", readCounter{&read})
+	r.ContentLength = 17
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	require.False(t, called)
+	require.Zero(t, read, "the body was not read")
+}
+
+// readCounter is an endless body that counts the bytes read from it.
+type readCounter struct{ n *int }
+
+func (r readCounter) Read(p []byte) (int, error) {
+	*r.n += len(p)
+	return len(p), nil
+}
