@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"math"
 	"testing"
 
 	webhook "github.com/relayhook/webhook"
@@ -11,4 +12,15 @@ import (
 func TestStore(t *testing.T) {
 	testPool(t)
 	storetest.Run(t, func(t *testing.T) webhook.Store { return newTestStore(t) })
+}
+
+// TestStoreClaimingBySubscription runs the suite with every claim going by
+// subscription, as claims do while the head of the queue is congested.
+func TestStoreClaimingBySubscription(t *testing.T) {
+	testPool(t)
+	storetest.Run(t, func(t *testing.T) webhook.Store {
+		s := newTestStore(t)
+		s.congestedUntil.Store(math.MaxInt64)
+		return s
+	})
 }

@@ -21,6 +21,57 @@ const (
 	claimScanExtra  = 32
 )
 
+// A claim that takes at least congestedClaim and returns less than its
+// limit has walked past many deliveries it could not take (see the package
+// doc); claims then go by subscription for congestionHold before trying the
+// walk in due order again.
+const (
+	congestedClaim = 10 * time.Millisecond
+	congestionHold = time.Second
+)
+
+// claimResult collects the rows of the claim statements.
+type claimResult struct {
+	out      []*webhook.Delivery
+	events   map[[2]string]*webhook.Event // by organization and ID
+	versions map[string]int64             // of the subscriptions, by ID
+}
+
+// scan reads the rows of a claim statement: deliveryColumns, eventColumns
+// and the subscription's version.
+func (c *claimResult) scan(rows pgx.Rows) error {
+	var (
+		r       deliveryRow
+		ev      webhook.Event
+		ts      time.Time
+		offset  int32
+		data    []byte
+		version int64
+	)
+	targets := append(r.targets(), scanEventInto(&ev, &ts, &offset, &data)...)
+	targets = append(targets, &version)
+	for rows.Next() {
+		data = nil
+		if err := rows.Scan(targets...); err != nil {
+			return err
+		}
+		d := r.delivery()
+		key := [2]string{ev.OrganizationID, ev.ID}
+		e := c.events[key]
+		if e == nil {
+			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID}
+			finishEvent(e, ts, offset, data)
+			c.events[key] = e
+		}
+		d.Event = e
+		if v, ok := c.versions[d.SubscriptionID]; !ok || version > v {
+			c.versions[d.SubscriptionID] = version
+		}
+		c.out = append(c.out, d)
+	}
+	return rows.Err()
+}
+
 // deliveryRow holds the scan targets of deliveryColumns.
 type deliveryRow struct {
 	d           webhook.Delivery
@@ -71,51 +122,43 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		exclude = []string{}
 	}
 	until := p.Now.Add(p.Lease)
-	sql, args := s.q.claim, []any{p.Now, until, p.Limit, exclude}
-	if p.MaxPerSubscription > 0 && p.MaxPerSubscription < p.Limit {
-		scan := p.Limit*claimScanFactor + claimScanExtra
-		sql, args = s.q.claimCapped, append(args, p.MaxPerSubscription, scan)
+	c := claimResult{
+		out:      make([]*webhook.Delivery, 0, p.Limit),
+		events:   make(map[[2]string]*webhook.Event),
+		versions: make(map[string]int64),
 	}
-	var (
-		out      = make([]*webhook.Delivery, 0, p.Limit)
-		events   = make(map[[2]string]*webhook.Event)
-		versions = make(map[string]int64)
-	)
-	err := s.guarded(ctx, planGuard, sql, args, func(rows pgx.Rows) error {
-		var (
-			r       deliveryRow
-			ev      webhook.Event
-			ts      time.Time
-			offset  int32
-			data    []byte
-			version int64
-		)
-		targets := append(r.targets(), scanEventInto(&ev, &ts, &offset, &data)...)
-		targets = append(targets, &version)
-		for rows.Next() {
-			data = nil
-			if err := rows.Scan(targets...); err != nil {
-				return err
-			}
-			d := r.delivery()
-			key := [2]string{ev.OrganizationID, ev.ID}
-			e := events[key]
-			if e == nil {
-				e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID}
-				finishEvent(e, ts, offset, data)
-				events[key] = e
-			}
-			d.Event = e
-			if v, ok := versions[d.SubscriptionID]; !ok || version > v {
-				versions[d.SubscriptionID] = version
-			}
-			out = append(out, d)
+	probe := time.Now().UnixNano() < s.congestedUntil.Load()
+	if !probe {
+		sql, args := s.q.claim, []any{p.Now, until, p.Limit, exclude}
+		if p.MaxPerSubscription > 0 && p.MaxPerSubscription < p.Limit {
+			scan := p.Limit*claimScanFactor + claimScanExtra
+			sql, args = s.q.claimCapped, append(args, p.MaxPerSubscription, scan)
 		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, dbError("claim", err)
+		start := time.Now()
+		if err := s.guarded(ctx, planGuard, sql, args, c.scan); err != nil {
+			return nil, dbError("claim", err)
+		}
+		if len(c.out) < p.Limit && time.Since(start) >= congestedClaim {
+			// Slow and short: the walk in due order read past many
+			// deliveries it could not take. Go by subscription for a
+			// while, from this claim on if it took nothing (a claim that
+			// took some returns them: the next one goes by subscription,
+			// and the cap per subscription holds per call).
+			s.congestedUntil.Store(time.Now().Add(congestionHold).UnixNano())
+			probe = len(c.out) == 0
+		}
 	}
+	if probe {
+		perSub := p.MaxPerSubscription
+		if perSub == 0 || perSub > p.Limit {
+			perSub = p.Limit
+		}
+		args := []any{p.Now, until, p.Limit, exclude, perSub}
+		if err := s.guarded(ctx, planGuard, s.q.claimBySubscription, args, c.scan); err != nil {
+			return nil, dbError("claim", err)
+		}
+	}
+	out, versions := c.out, c.versions
 	if len(out) == 0 {
 		return out, nil
 	}

@@ -23,6 +23,7 @@ type queries struct {
 
 	claim                      string
 	claimCapped                string
+	claimBySubscription        string
 	finish                     string
 	nextDue                    string
 	getDelivery                string
@@ -209,6 +210,43 @@ SELECT count(*) FROM x`,
   FOR UPDATE SKIP LOCKED
 )` + claimUpdate,
 
+		// Claim by subscription, for a queue whose head is congested with
+		// deliveries that cannot be taken (see Claim). pending_subs lists
+		// the subscriptions with pending deliveries, one index descent
+		// each (a loose index scan); of those Active and not excluded ($4),
+		// up to $5 due deliveries each are read from the head of their
+		// own queue; the first $3 of those in due order are locked as in
+		// claimCapped.
+		claimBySubscription: `WITH RECURSIVE pending_subs AS (
+  (SELECT d.subscription_id AS id FROM {{schema}}.deliveries d
+   WHERE d.state = 'pending' ORDER BY d.subscription_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT d.subscription_id FROM {{schema}}.deliveries d
+          WHERE d.state = 'pending' AND d.subscription_id > ps.id
+          ORDER BY d.subscription_id LIMIT 1)
+  FROM pending_subs ps WHERE ps.id IS NOT NULL
+), heads AS (
+  SELECT h.id, h.next_attempt_at
+  FROM pending_subs ps
+  JOIN {{schema}}.subscriptions s ON s.id = ps.id
+  CROSS JOIN LATERAL (
+    SELECT d.id, d.next_attempt_at FROM {{schema}}.deliveries d
+    WHERE d.subscription_id = ps.id AND d.state = 'pending' AND d.next_attempt_at <= $1
+      AND (d.leased_until IS NULL OR d.leased_until <= $1)
+    ORDER BY d.next_attempt_at
+    LIMIT $5
+  ) h
+  WHERE s.state = 'Active' AND ps.id <> ALL($4::text[])
+), chosen AS (
+  SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
+), picked AS MATERIALIZED (
+  SELECT d.id FROM {{schema}}.deliveries d
+  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
+    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
+    AND (d.leased_until IS NULL OR d.leased_until <= $1)
+  FOR UPDATE SKIP LOCKED
+)` + claimUpdate,
+
 		// Finish applies a batch of outcomes in one statement. o: the
 		// outcomes ($2 to $9); a: the attempts to log ($10 to $19). An
 		// outcome applies only while its lease is held; its attempt is
@@ -296,7 +334,7 @@ FROM {{schema}}.attempts WHERE delivery_id = $1 ORDER BY seq`,
 		&q.createSubscription, &q.getSubscription, &q.getSubscriptions, &q.updateSubscription,
 		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.listEvents, &q.prune,
-		&q.claim, &q.claimCapped, &q.finish, &q.nextDue, &q.getDelivery, &q.listDeliveries,
+		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery, &q.listDeliveries,
 		&q.listSubscriptionDeliveries,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,
 	} {

@@ -80,6 +80,8 @@ type Store struct {
 
 	subCache *subCache
 
+	congestedUntil atomic.Int64 // Unix nanoseconds until which claims go by subscription
+
 	notifyInterval time.Duration
 	notifyReq      chan struct{} // a pending request for a NOTIFY
 	notifierOnce   sync.Once

@@ -356,3 +356,42 @@ func TestWakeUpsOfABurstAreCoalesced(t *testing.T) {
 	require.Equal(t, sent+1, f.a.notifies.Load(), "NOTIFYs after Close")
 	requireWoken(t, ch, "the NOTIFY sent at Close")
 }
+
+// A subscription excluded with a large due backlog at the head of the queue
+// does not keep claims from the deliveries behind it; after a slow claim,
+// claims go by subscription.
+func TestClaimPastAnExcludedBacklog(t *testing.T) {
+	f := newFixture(t, 2)
+	slow, fast := f.subs[0].ID, f.subs[1].ID
+	ctx := t.Context()
+	schema := pgx.Identifier{f.a.schema}.Sanitize()
+	fill := func(sub string, n int, due time.Time) {
+		_, err := f.a.pool.Exec(ctx, `INSERT INTO `+schema+`.events (org_id, id, type, ts, ts_offset)
+SELECT 'org_1', $1 || i, 'contact.created', $2, 0 FROM generate_series(1, $3) i`, "evt_"+sub+"_", f.now, n)
+		require.NoError(t, err)
+		_, err = f.a.pool.Exec(ctx, `INSERT INTO `+schema+`.deliveries
+  (id, org_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+SELECT $1 || i, 'org_1', $2 || i, $3, 'pending', $4, $5, $5 FROM generate_series(1, $6) i`,
+			"dlv_"+sub+"_", "evt_"+sub+"_", sub, due, f.now, n)
+		require.NoError(t, err)
+	}
+	fill(slow, 50000, f.now.Add(-time.Hour))
+	fill(fast, 100, f.now.Add(-time.Minute))
+
+	taken := 0
+	for i := range 5 {
+		start := time.Now()
+		ds, err := f.a.Claim(ctx, webhook.ClaimParams{Now: f.now, Limit: 16, Lease: time.Minute,
+			MaxPerSubscription: 8, Exclude: []string{slow}})
+		require.NoError(t, err)
+		t.Logf("claim %d: %d deliveries in %v (by subscription: %v)", i, len(ds), time.Since(start),
+			time.Now().UnixNano() < f.a.congestedUntil.Load())
+		require.NotEmpty(t, ds)
+		require.LessOrEqual(t, len(ds), 8)
+		for _, d := range ds {
+			require.Equal(t, fast, d.SubscriptionID)
+		}
+		taken += len(ds)
+	}
+	require.Equal(t, 40, taken)
+}

@@ -57,6 +57,11 @@ CREATE TABLE {{schema}}.deliveries (
 -- Claim and NextDue walk this index in due order; it holds pending
 -- deliveries only, so it stays small however many are kept delivered.
 CREATE INDEX deliveries_pending_idx ON {{schema}}.deliveries (next_attempt_at) WHERE state = 'pending';
+-- The same by subscription: when the head of the queue is congested with
+-- deliveries a claim cannot take (subscriptions excluded or stopped with a
+-- backlog), claims go subscription by subscription through this index.
+CREATE INDEX deliveries_pending_subscription_idx ON {{schema}}.deliveries (subscription_id, next_attempt_at)
+    WHERE state = 'pending';
 CREATE INDEX deliveries_subscription_id_idx ON {{schema}}.deliveries (subscription_id, id);
 
 -- The attempt log, oldest first by seq. The primary key leads with the
