@@ -603,8 +603,10 @@ func (d *Dispatcher) validateSubscription(s *Subscription) error {
 	if err := s.validate(d.cfg.Limits); err != nil {
 		return err
 	}
-	if err := d.checkTarget(s.URL); err != nil {
-		return err
+	if s.isHTTP() {
+		if err := d.checkTarget(s.URL); err != nil {
+			return err
+		}
 	}
 	if s.Format != "" && d.formats[s.Format] == nil {
 		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Format", Reason: fmt.Sprintf("%q: %v", truncate(s.Format, 64), ErrUnknownFormat)}

@@ -593,14 +593,15 @@ func TestCustomSenderType(t *testing.T) {
 	var got atomic.Value
 	b := setup(t, func(c *webhook.Config) {
 		c.Senders = map[string]webhook.Sender{"crmscript": webhook.SenderFunc(func(ctx context.Context, r *webhook.Request) (webhook.Response, error) {
-			got.Store(string(r.Body))
+			got.Store(r.Subscription.URL + " " + string(r.Body))
 			return webhook.Response{}, nil
 		})}
 	})
-	s := &webhook.Subscription{OrganizationID: "o", URL: "https://example.com/unused", Events: []string{"*"}, Type: "crmscript"}
+	s := &webhook.Subscription{OrganizationID: "o", URL: "script:welcome-mail", Events: []string{"*"}, Type: "crmscript"}
 	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: json.RawMessage(`{"x":1}`)})
 	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 1).State)
+	require.Contains(t, got.Load(), "script:welcome-mail ")
 	require.Contains(t, got.Load(), `"data":{"x":1}`)
 
 	bad := &webhook.Subscription{OrganizationID: "o", URL: "https://example.com", Events: []string{"*"}, Type: "nope"}

@@ -80,8 +80,11 @@ type Subscription struct {
 	OrganizationID string
 	// Name is a label for people; it need not be unique.
 	Name string
-	// URL is the endpoint that receives the HTTP POSTs (for TypeWebhook).
-	// Required: http or https, with a host and no credentials.
+	// URL is the endpoint that receives the HTTP POSTs (for TypeWebhook):
+	// http or https, with a host and no credentials, and an address the
+	// dispatcher's guard allows. For another Type it names that sender's
+	// target in its own terms (SuperOffice's crmscript: a script ID).
+	// Required.
 	URL string
 	// Events lists the event types the subscription wants: exact names
 	// ("contact.created"), prefixes ending in ".*" ("contact.*" matches
@@ -282,8 +285,12 @@ func (s *Subscription) validate(l Limits) error {
 	if len(s.Name) > l.MaxNameLength || !printableUTF8(s.Name) {
 		return bad("Name", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
-	if err := validateURL(s.URL, l.MaxURLLength); err != nil {
-		return bad("URL", "%s", err)
+	if s.isHTTP() {
+		if err := validateURL(s.URL, l.MaxURLLength); err != nil {
+			return bad("URL", "%s", err)
+		}
+	} else if s.URL == "" || len(s.URL) > l.MaxURLLength || !printable(s.URL) {
+		return bad("URL", "must be 1 to %d printable bytes naming the %s sender's target", l.MaxURLLength, truncate(s.Type, 64))
 	}
 	if len(s.Events) == 0 {
 		return bad("Events", "needs at least one event type or pattern")
@@ -395,6 +402,9 @@ func validateHeaders(h map[string]string, basicAuth bool, l Limits) error {
 	}
 	return nil
 }
+
+// isHTTP reports whether the subscription is delivered by HTTP POST.
+func (s *Subscription) isHTTP() bool { return s.Type == "" || s.Type == TypeWebhook }
 
 // validateURL checks a subscription URL's syntax: http or https, a host
 // that is a DNS name or an IP address in standard notation, a port in
