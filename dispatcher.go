@@ -99,11 +99,14 @@ type Config struct {
 	// Notifier is told when a subscription is turned off. Optional.
 	Notifier Notifier
 	// Observer, when set, is called after every attempt, from the worker
-	// that made it, with what a host needs for metrics. It must be quick
-	// and safe for concurrent use; a panic in it is recovered and logged.
+	// that made it, with what a host needs for metrics. It is called last:
+	// after the outcome is handed to the store writer, the subscription's
+	// health recorded and the Notifier told. It must be quick and safe for
+	// concurrent use; a panic in it is recovered and logged.
 	Observer func(AttemptInfo)
-	// Formats registers body formats by name, beside FormatEnvelope
-	// (which it may replace).
+	// Formats registers body formats by name, beside the built-in
+	// FormatEnvelope, FormatAgileCRM and FormatGeneric (which it may
+	// replace).
 	Formats map[string]Format
 	// Senders registers senders by subscription type, beside TypeWebhook
 	// (which it may replace).
@@ -122,8 +125,12 @@ type Config struct {
 	PollInterval time.Duration
 	// Retention is how long events are kept (with their finished
 	// deliveries and attempts) after their Timestamp; the dispatcher
-	// prunes older ones hourly. Defaults to DefaultRetention; negative
-	// keeps them forever.
+	// prunes older ones hourly, never one with a pending delivery. It is
+	// also the window of idempotent dispatch and of Replay: an event
+	// dispatched again after it was pruned is a new event. Hosts that
+	// dispatch events with old Timestamps (a backfill) should raise it or
+	// set it negative. Defaults to DefaultRetention; negative keeps events
+	// forever.
 	Retention time.Duration
 	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
 	UserAgent string

@@ -28,8 +28,10 @@ type Notification struct {
 
 // Notifier is told when the dispatcher turns a subscription off, so the
 // host can e-mail its owner (Notification.Email) or alert. Notify is
-// called from a worker goroutine, must be safe for concurrent use, and
-// should return quickly; a panic in it is recovered and logged.
+// called from a worker goroutine once the subscription's state is stored
+// (the outcome of the attempt that tripped it may still be on its way to
+// the Store), must be safe for concurrent use, and should return quickly;
+// a panic in it is recovered and logged.
 type Notifier interface {
 	Notify(ctx context.Context, n Notification)
 }

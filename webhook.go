@@ -18,7 +18,10 @@ import (
 // receiver can de-duplicate on it.
 type Event struct {
 	// ID identifies the event within its organization. When empty, Dispatch
-	// generates one ("evt_" and 26 characters) that sorts by creation time.
+	// generates one ("evt_" and 26 characters) that sorts by creation time
+	// and is unique across organizations. A host that sets its own IDs
+	// should keep them unique across organizations too: receivers
+	// de-duplicate on webhook-id alone.
 	ID string
 
 	// Type is the event's name, such as "contact.created". Required; see
