@@ -1,7 +1,6 @@
 package pgstore
 
 import (
-	"math"
 	"testing"
 
 	webhook "github.com/relayhook/webhook"
@@ -20,7 +19,7 @@ func TestStoreClaimingBySubscription(t *testing.T) {
 	testPool(t)
 	storetest.Run(t, func(t *testing.T) webhook.Store {
 		s := newTestStore(t)
-		s.congestedUntil.Store(math.MaxInt64)
+		s.alwaysBySubscription = true
 		return s
 	})
 }

@@ -127,7 +127,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		events:   make(map[[2]string]*webhook.Event),
 		versions: make(map[string]int64),
 	}
-	probe := time.Now().UnixNano() < s.congestedUntil.Load()
+	probe := s.alwaysBySubscription || time.Now().UnixNano() < s.congestedUntil.Load()
 	if !probe {
 		sql, args := s.q.claim, []any{p.Now, until, p.Limit, exclude}
 		if p.MaxPerSubscription > 0 && p.MaxPerSubscription < p.Limit {
@@ -154,8 +154,14 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 			perSub = p.Limit
 		}
 		args := []any{p.Now, until, p.Limit, exclude, perSub}
+		start := time.Now()
 		if err := s.guarded(ctx, planGuard, s.q.claimBySubscription, args, c.scan); err != nil {
 			return nil, dbError("claim", err)
+		}
+		if time.Since(start) >= congestedClaim {
+			// Slow too (many subscriptions with pending work, or a busy
+			// server): back to due order.
+			s.congestedUntil.Store(0)
 		}
 	}
 	out, versions := c.out, c.versions

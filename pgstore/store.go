@@ -80,7 +80,8 @@ type Store struct {
 
 	subCache *subCache
 
-	congestedUntil atomic.Int64 // Unix nanoseconds until which claims go by subscription
+	congestedUntil       atomic.Int64 // Unix nanoseconds until which claims go by subscription
+	alwaysBySubscription bool         // claims always go by subscription (tests)
 
 	notifyInterval time.Duration
 	notifyReq      chan struct{} // a pending request for a NOTIFY
