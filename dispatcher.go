@@ -469,30 +469,84 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err := d.prepareEvent(&ev, now); err != nil {
 		return DispatchResult{}, err
 	}
-	subs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+	subIDs, err := d.matchIDs(ctx, ev.OrganizationID, ev.Type)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
 	}
-	deliveries := make([]*Delivery, len(subs))
-	block := make([]Delivery, len(subs))
-	for i, s := range subs {
-		block[i] = Delivery{
-			ID:             ids.New("dlv_", now),
+	// The deliveries are made in a recycled block (enqueue copies what it
+	// keeps), their IDs with one read of randomness for the whole fan-out.
+	f := getFanOut(len(subIDs))
+	defer putFanOut(f)
+	ids.Fill(f.ids, "dlv_", now)
+	for i, subID := range subIDs {
+		f.block[i] = Delivery{
+			ID:             f.ids[i],
 			EventID:        ev.ID,
 			OrganizationID: ev.OrganizationID,
-			SubscriptionID: s.ID,
+			SubscriptionID: subID,
 			State:          DeliveryPending,
 			NextAttemptAt:  now,
 			CreatedAt:      now,
 			UpdatedAt:      now,
 		}
-		deliveries[i] = &block[i]
+		f.ptrs[i] = &f.block[i]
 	}
-	n, err := enqueue(ctx, &ev, deliveries)
+	n, err := enqueue(ctx, &ev, f.ptrs)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
 	}
-	return DispatchResult{EventID: ev.ID, Matched: len(subs), Enqueued: n}, nil
+	return DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}, nil
+}
+
+// fanOut is the scratch space of one DispatchWith: its deliveries, and
+// pointers to them and their IDs.
+type fanOut struct {
+	block []Delivery
+	ptrs  []*Delivery
+	ids   []string
+}
+
+var fanOutPool sync.Pool
+
+// getFanOut returns a fanOut for n deliveries.
+func getFanOut(n int) *fanOut {
+	f, _ := fanOutPool.Get().(*fanOut)
+	if f == nil || cap(f.block) < n {
+		return &fanOut{block: make([]Delivery, n), ptrs: make([]*Delivery, n), ids: make([]string, n)}
+	}
+	f.block, f.ptrs, f.ids = f.block[:n], f.ptrs[:n], f.ids[:n]
+	return f
+}
+
+// putFanOut clears f, so that it holds on to nothing, and recycles it.
+func putFanOut(f *fanOut) {
+	clear(f.block)
+	clear(f.ptrs)
+	clear(f.ids)
+	fanOutPool.Put(f)
+}
+
+// subscriptionIDMatcher is implemented by Stores that can match without
+// copying the subscriptions (memstore): Dispatch needs only their IDs.
+type subscriptionIDMatcher interface {
+	MatchSubscriptionIDs(ctx context.Context, orgID, eventType string) ([]string, error)
+}
+
+// matchIDs returns the IDs of the subscriptions MatchSubscriptions
+// returns, in its order.
+func (d *Dispatcher) matchIDs(ctx context.Context, orgID, eventType string) ([]string, error) {
+	if m, ok := d.store.(subscriptionIDMatcher); ok {
+		return m.MatchSubscriptionIDs(ctx, orgID, eventType)
+	}
+	subs, err := d.store.MatchSubscriptions(ctx, orgID, eventType)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(subs))
+	for i, s := range subs {
+		out[i] = s.ID
+	}
+	return out, nil
 }
 
 func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -152,14 +154,63 @@ func (d *Dispatcher) excluded() []string {
 
 func (d *Dispatcher) worker() {
 	defer d.wg.Done()
+	// The worker's own context under runCtx: the attempts' timeouts hang
+	// from it, so workers do not contend for runCtx's lock.
+	ctx, cancel := context.WithCancel(d.runCtx)
+	defer cancel()
+	w := &workerState{ctx: ctx, signers: make(map[string]*signerEntry)}
 	for dl := range d.jobs {
-		d.process(dl)
+		d.process(w, dl)
 		d.release(dl.SubscriptionID)
 	}
 }
 
+// workerState is what a worker keeps from one attempt to the next.
+type workerState struct {
+	ctx     context.Context
+	signers map[string]*signerEntry // by subscription ID
+}
+
+// maxCachedSigners bounds a worker's signer cache.
+const maxCachedSigners = 256
+
+// signerEntry is a cached signer and the secrets it was made from.
+type signerEntry struct {
+	secret   string
+	previous []PreviousSecret // as in the subscription
+	from     time.Time        // made at
+	until    time.Time        // the first expiry of a secret it signs with; zero if none
+	signer   *Signer
+	err      error
+}
+
+// signer returns the signer of the subscription's secrets that are in
+// force at now, made once per subscription and set of secrets.
+func (w *workerState) signer(sub *Subscription, now time.Time) (*Signer, error) {
+	if e := w.signers[sub.ID]; e != nil && e.secret == sub.Secret &&
+		slices.Equal(e.previous, sub.PreviousSecrets) &&
+		!now.Before(e.from) && (e.until.IsZero() || now.Before(e.until)) {
+		return e.signer, e.err
+	}
+	e := &signerEntry{secret: sub.Secret, previous: sub.PreviousSecrets, from: now}
+	for _, p := range sub.PreviousSecrets {
+		if now.Before(p.ExpiresAt) && (e.until.IsZero() || p.ExpiresAt.Before(e.until)) {
+			e.until = p.ExpiresAt
+		}
+	}
+	e.signer, e.err = subscriptionSigner(sub, now)
+	if len(w.signers) >= maxCachedSigners {
+		for id := range w.signers {
+			delete(w.signers, id)
+			break
+		}
+	}
+	w.signers[sub.ID] = e
+	return e.signer, e.err
+}
+
 // process makes one attempt at a claimed delivery and queues its outcome.
-func (d *Dispatcher) process(dl *Delivery) {
+func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 	if d.closing.Load() {
 		d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
 		return
@@ -168,7 +219,7 @@ func (d *Dispatcher) process(dl *Delivery) {
 	number := dl.Attempts + 1
 	start := d.clock.Now()
 	realStart := time.Now()
-	resp, err := d.send(dl, number, start)
+	resp, err := d.send(w, dl, number, start)
 	latency := time.Since(realStart)
 	if err != nil && d.runCtx.Err() != nil {
 		// Aborted by Close: not the endpoint's fault, not counted.
@@ -180,7 +231,10 @@ func (d *Dispatcher) process(dl *Delivery) {
 	if err == nil && !ok {
 		err = &StatusError{StatusCode: resp.StatusCode}
 	}
-	a := &Attempt{
+	// The Attempt goes back to attemptPool once the finisher has written
+	// it: nothing here reads it after it is queued.
+	a := attemptPool.Get().(*Attempt)
+	*a = Attempt{
 		DeliveryID: dl.ID, EventID: ev.ID, SubscriptionID: sub.ID,
 		Number: number, At: start, Duration: latency,
 		StatusCode: resp.StatusCode, ResponseBody: string(resp.Body),
@@ -203,10 +257,11 @@ func (d *Dispatcher) process(dl *Delivery) {
 			o.State = DeliveryDead
 		}
 	}
+	var errText string
 	if err != nil {
-		a.Error = err.Error()
+		errText = err.Error()
 	}
-	a.Outcome = o.State
+	a.Error, a.Outcome = errText, o.State
 	d.outcomes <- o
 
 	switch {
@@ -220,7 +275,7 @@ func (d *Dispatcher) process(dl *Delivery) {
 		}
 		if tripped {
 			d.log.Warn("webhook: subscription disabled after too many consecutive failures", "subscription", sub.ID, "threshold", d.cfg.FailureThreshold)
-			d.notify(sub, StateTooManyErrors, a.Error, now)
+			d.notify(sub, StateTooManyErrors, errText, now)
 		}
 	}
 	if d.cfg.Observer != nil {
@@ -269,7 +324,7 @@ func (d *Dispatcher) guard(what string, f func()) {
 }
 
 // send encodes, signs and sends one attempt.
-func (d *Dispatcher) send(dl *Delivery, number int, now time.Time) (resp Response, err error) {
+func (d *Dispatcher) send(w *workerState, dl *Delivery, number int, now time.Time) (resp Response, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("webhook: panic while sending: %v", r)
@@ -285,32 +340,58 @@ func (d *Dispatcher) send(dl *Delivery, number int, now time.Time) (resp Respons
 	if s == nil {
 		return Response{}, Permanent(fmt.Errorf("%w %q", ErrUnknownType, sub.Type))
 	}
-	body, contentType, err := AppendBody(nil, f, ev, sub)
+	// A fresh buffer each time (a Sender may keep the body), sized so
+	// that the Envelope needs no second allocation.
+	body, contentType, err := AppendBody(make([]byte, 0, bodySizeHint(ev, sub)), f, ev, sub)
 	if err != nil {
 		return Response{}, Permanent(fmt.Errorf("webhook: encoding body with format %q: %w", sub.Format, err))
 	}
-	signer, err := subscriptionSigner(sub, now)
+	signer, err := w.signer(sub, now)
 	if err != nil {
 		return Response{}, Permanent(err)
 	}
-	h := make(http.Header, 6+len(sub.Headers))
+	// The headers are set under their canonical names, their values in
+	// one block; custom headers go first so that ours win.
+	const own = 5
+	h := make(http.Header, own+1+len(sub.Headers))
 	for k, v := range sub.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", contentType)
-	h.Set("User-Agent", d.cfg.UserAgent)
-	h.Set(HeaderID, ev.ID)
-	h.Set(HeaderTimestamp, formatUnix(now))
-	h.Set(HeaderSignature, signer.Sign(ev.ID, now, body))
+	vals := make([]string, own, own+1)
+	vals[0] = contentType
+	vals[1] = d.cfg.UserAgent
+	vals[2] = ev.ID
+	vals[3] = formatUnix(now)
+	vals[4] = signer.Sign(ev.ID, now, body)
+	h["Content-Type"] = vals[0:1:1]
+	h["User-Agent"] = vals[1:2:2]
+	h["Webhook-Id"] = vals[2:3:3]
+	h["Webhook-Timestamp"] = vals[3:4:4]
+	h["Webhook-Signature"] = vals[4:5:5]
 	if ba := sub.BasicAuth; ba != nil {
-		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+ba.Password)))
+		vals = append(vals, "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+ba.Password)))
+		h["Authorization"] = vals[own : own+1 : own+1]
 	}
-	ctx, cancel := context.WithTimeout(d.runCtx, d.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(w.ctx, d.cfg.Timeout)
 	defer cancel()
 	return s.Send(ctx, &Request{
 		Event: ev, Subscription: sub, DeliveryID: dl.ID, Attempt: number,
 		Body: body, ContentType: contentType, Header: h,
 	})
+}
+
+// bodySizeHint is a capacity for an event's body that the Envelope fits
+// in: its fixed text, the event's fields and data, the subscription's
+// parameters and properties.
+func bodySizeHint(ev *Event, sub *Subscription) int {
+	n := 128 + len(ev.Type) + len(ev.OrganizationID) + len(ev.Data)
+	for k, v := range sub.CustomParameters {
+		n += 8 + len(k) + len(v)
+	}
+	for k, v := range sub.Properties {
+		n += 8 + len(k) + len(v)
+	}
+	return n
 }
 
 // subscriptionSigner signs with the subscription's secret and its previous
@@ -328,6 +409,10 @@ func subscriptionSigner(sub *Subscription, now time.Time) (*Signer, error) {
 	}
 	return s, nil
 }
+
+// attemptPool recycles the Attempts of outcomes: a worker takes one, the
+// finisher puts it back once the Store has written (and copied) it.
+var attemptPool = sync.Pool{New: func() any { return new(Attempt) }}
 
 // finisher writes outcomes to the Store in batches until outcomes is
 // closed and drained.
@@ -351,11 +436,18 @@ func (d *Dispatcher) finisher() {
 		d.finish(batch)
 		// A rescheduled delivery may now be due sooner than the claimer
 		// planned to wake (it slept until the lease's expiry): wake it.
-		for _, o := range batch {
-			if o.State == DeliveryPending {
-				d.poke()
-				break
+		poke := false
+		for i := range batch {
+			o := &batch[i]
+			poke = poke || o.State == DeliveryPending
+			if o.Attempt != nil {
+				*o.Attempt = Attempt{}
+				attemptPool.Put(o.Attempt)
 			}
+			*o = Outcome{}
+		}
+		if poke {
+			d.poke()
 		}
 	}
 }

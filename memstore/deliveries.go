@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relayhook/webhook"
@@ -47,9 +49,9 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 	s.mu.Lock()
 	s.expireLeases(now)
 	s.claimSeq++
-	var out []*webhook.Delivery
-	var aside []*subState
-	for len(out) < p.Limit && s.due.len() > 0 {
+	picked := s.picked[:0]
+	aside := s.aside[:0]
+	for len(picked) < p.Limit && s.due.len() > 0 {
 		ss := s.due.top()
 		if ss.pending.top().next > now {
 			break
@@ -63,21 +65,66 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		}
 		d := ss.pending.pop()
 		s.lastLease++
-		d.lease, d.leasedUntil = s.lastLease, until
+		s.setLease(d, s.lastLease)
+		d.leasedUntil = until
 		d.where = inLeased
 		ss.leased.push(d)
 		ss.claimed++
 		s.requeue(ss)
-		c := d.export()
-		c.Event = &d.ev.ev
-		c.Subscription = ss.cur
-		out = append(out, c)
+		picked = append(picked, d)
 	}
 	for _, ss := range aside {
 		s.due.push(ss)
 	}
+	out := exportClaimed(picked)
+	clear(picked)
+	clear(aside)
+	s.picked, s.aside = picked[:0], aside[:0]
 	s.mu.Unlock()
 	return out, nil
+}
+
+// exportClaimed returns the claimed deliveries as webhook.Deliveries with
+// their Lease, Event and Subscription, made in one block and their leases'
+// text in another.
+func exportClaimed(picked []*dlv) []*webhook.Delivery {
+	if len(picked) == 0 {
+		return nil
+	}
+	out := make([]*webhook.Delivery, len(picked))
+	block := make([]webhook.Delivery, len(picked))
+	size := 0
+	for _, d := range picked {
+		size += len(leasePrefix) + decimalLen(d.lease)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	var digits [20]byte
+	for _, d := range picked {
+		b.WriteString(leasePrefix)
+		b.Write(strconv.AppendUint(digits[:0], d.lease, 10))
+	}
+	leases := b.String()
+	for i, d := range picked {
+		c := &block[i]
+		d.exportTo(c)
+		n := len(leasePrefix) + decimalLen(d.lease)
+		c.Lease, leases = leases[:n], leases[n:]
+		c.Event = &d.ev.ev
+		c.Subscription = d.sub.cur
+		out[i] = c
+	}
+	return out
+}
+
+// decimalLen is the number of decimal digits of n.
+func decimalLen(n uint64) int {
+	l := 1
+	for n >= 10 {
+		n /= 10
+		l++
+	}
+	return l
 }
 
 // expireLeases moves the leased deliveries of Active subscriptions whose
@@ -112,26 +159,26 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 	defer s.mu.Unlock()
 	wake := false
 	for _, o := range outcomes {
-		d := s.dlvs[o.DeliveryID]
-		if d == nil {
+		d := s.byLease[parseLease(o.Lease)]
+		if d == nil || d.id != o.DeliveryID || d.state != statePending {
+			// Stale: the lease is no longer held. The attempt is still
+			// logged, if the delivery exists.
+			if d = s.find(o.DeliveryID); d != nil && o.Attempt != nil {
+				d.addAttempt(o.Attempt)
+			}
 			continue
 		}
+		added := int32(-1)
 		if a := o.Attempt; a != nil {
-			if d.hist == nil {
-				d.hist = &history{}
-			}
-			d.hist.attempts = append(d.hist.attempts, *a)
-		}
-		if d.lease == 0 || parseLease(o.Lease) != d.lease || d.state != statePending {
-			continue // stale
+			added = d.addAttempt(a)
 		}
 		unqueue(d)
-		d.lease, d.leasedUntil = 0, zeroNanos
+		s.setLease(d, 0)
+		d.leasedUntil = zeroNanos
 		d.updated = at
-		if a := o.Attempt; a != nil {
-			d.attempts = int32(a.Number)
-			d.hist.status = a.StatusCode
-			d.hist.lastError = a.Error
+		if added >= 0 {
+			d.attempts = int32(o.Attempt.Number)
+			d.hist.last = added
 		}
 		switch o.State {
 		case webhook.DeliveryPending:
@@ -180,7 +227,7 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dlvs[id]
+	d := s.find(id)
 	if d == nil {
 		return nil, notFound("delivery", id)
 	}
@@ -231,7 +278,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dlvs[id]
+	d := s.find(id)
 	if d == nil {
 		return notFound("delivery", id)
 	}
@@ -250,7 +297,8 @@ func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
 	d.attempts = 0
 	d.next = nanos(now)
 	d.updated = d.next
-	d.lease, d.leasedUntil = 0, zeroNanos
+	s.setLease(d, 0)
+	d.leasedUntil = zeroNanos
 	d.where = inPending
 	d.sub.pending.push(d)
 	s.requeue(d.sub)
@@ -265,16 +313,19 @@ func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
 func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*webhook.Attempt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.dlvs[deliveryID]
+	d := s.find(deliveryID)
 	if d == nil {
 		return nil, notFound("delivery", deliveryID)
 	}
 	if d.hist == nil {
 		return []*webhook.Attempt{}, nil
 	}
-	out := make([]*webhook.Attempt, len(d.hist.attempts))
-	for i, a := range d.hist.attempts {
-		out[i] = &a
+	n := d.hist.len()
+	out := make([]*webhook.Attempt, n)
+	block := make([]webhook.Attempt, n)
+	for i := range n {
+		block[i] = d.attempt(i)
+		out[i] = &block[i]
 	}
 	return out, nil
 }
@@ -282,6 +333,17 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*webhook
 // export returns the delivery as a webhook.Delivery, without Event and
 // Subscription.
 func (d *dlv) export() *webhook.Delivery {
+	out := new(webhook.Delivery)
+	d.exportTo(out)
+	if d.lease != 0 {
+		out.Lease = formatLease(d.lease)
+	}
+	return out
+}
+
+// exportTo sets *out to the delivery, without Event, Subscription and
+// Lease.
+func (d *dlv) exportTo(out *webhook.Delivery) {
 	state := webhook.DeliveryPending
 	switch d.state {
 	case stateDelivered:
@@ -289,7 +351,7 @@ func (d *dlv) export() *webhook.Delivery {
 	case stateDead:
 		state = webhook.DeliveryDead
 	}
-	out := &webhook.Delivery{
+	*out = webhook.Delivery{
 		ID:             d.id,
 		EventID:        d.ev.ev.ID,
 		OrganizationID: d.ev.ev.OrganizationID,
@@ -300,13 +362,12 @@ func (d *dlv) export() *webhook.Delivery {
 		CreatedAt:      fromNanos(d.created),
 		UpdatedAt:      fromNanos(d.updated),
 	}
-	if d.hist != nil {
-		out.LastStatusCode = d.hist.status
-		out.LastError = d.hist.lastError
+	if d.hist != nil && d.hist.last >= 0 {
+		last := d.hist.at(int(d.hist.last))
+		out.LastStatusCode = int(last.status)
+		out.LastError = last.err
 	}
 	if d.lease != 0 {
-		out.Lease = formatLease(d.lease)
 		out.LeasedUntil = fromNanos(d.leasedUntil)
 	}
-	return out
 }

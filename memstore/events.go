@@ -10,8 +10,8 @@ import (
 	"github.com/relayhook/webhook"
 )
 
-// smallDedup is the size up to which Enqueue finds duplicate subscriptions
-// by a linear scan rather than with a map.
+// smallDedup is the size up to which Enqueue finds a repeated subscription
+// or delivery ID by a linear scan rather than with a map.
 const smallDedup = 16
 
 // Enqueue stores a copy of ev, unless the organization already has an
@@ -34,49 +34,30 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 	o := s.org(ev.OrganizationID)
 	e := o.events[ev.ID]
 
-	// Decide which deliveries to create before changing anything.
-	var seen map[string]struct{} // subscription IDs, for large batches
-	taken := func(subID string, before []*webhook.Delivery) bool {
-		if seen != nil {
-			_, ok := seen[subID]
-			return ok
-		}
-		if e != nil {
-			for _, d := range e.dlvs {
-				if d.sub.id == subID {
-					return true
-				}
-			}
-		}
-		for _, d := range before {
-			if d.SubscriptionID == subID {
-				return true
-			}
-		}
-		return false
-	}
-	if e != nil && len(e.dlvs)+len(deliveries) > smallDedup {
-		seen = make(map[string]struct{}, len(e.dlvs)+len(deliveries))
+	// Decide which deliveries to create before changing anything: those
+	// to an existing subscription that the event has no delivery to yet,
+	// each once. kept holds their subscriptions, in the order of create.
+	var subs, ids dupFinder
+	if e != nil {
+		subs.set = make(map[string]struct{}, len(e.dlvs)+len(deliveries))
 		for _, d := range e.dlvs {
-			seen[d.sub.id] = struct{}{}
+			subs.set[d.sub.id] = struct{}{}
 		}
-	} else if len(deliveries) > smallDedup {
-		seen = make(map[string]struct{}, len(deliveries))
 	}
 	// create holds the deliveries to create, compacted in place in a copy
 	// of the caller's slice only when some are skipped.
 	create := deliveries
 	copied := false
-	n := 0
+	kept := s.kept[:0]
+	subAt := func(i int) string { return create[i].SubscriptionID }
+	idAt := func(i int) string { return create[i].ID }
 	for i, d := range deliveries {
-		keep := s.subs[d.SubscriptionID] != nil && !taken(d.SubscriptionID, create[:n])
-		if keep {
-			if _, dup := s.dlvs[d.ID]; dup || idTaken(create[:n], d.ID) {
-				return 0, fmt.Errorf("memstore: delivery %q: %w", d.ID, webhook.ErrAlreadyExists)
-			}
-			if seen != nil {
-				seen[d.SubscriptionID] = struct{}{}
-			}
+		ss := s.subs[d.SubscriptionID]
+		keep := ss != nil && !subs.seen(d.SubscriptionID, subAt, len(deliveries))
+		if keep && (ids.seen(d.ID, idAt, len(deliveries)) || s.find(d.ID) != nil) {
+			clear(kept)
+			s.kept = kept[:0]
+			return 0, fmt.Errorf("memstore: delivery %q: %w", d.ID, webhook.ErrAlreadyExists)
 		}
 		if !keep && !copied {
 			create = slices.Clone(deliveries[:i])
@@ -86,10 +67,15 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 			if copied {
 				create = append(create, d)
 			}
-			n++
+			kept = append(kept, ss)
 		}
 	}
+	n := len(kept)
 	create = create[:n]
+	defer func() {
+		clear(kept)
+		s.kept = kept[:0]
+	}()
 
 	if e == nil {
 		e = &eventEntry{ev: *ev, ts: nanos(ev.Timestamp), idx: -1}
@@ -104,14 +90,18 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 		return 0, nil
 	}
 	e.dlvs = slices.Grow(e.dlvs, n)
-	for _, in := range create {
-		ss := s.subs[in.SubscriptionID]
+	// The deliveries of one call are made in one block: they go with
+	// their event, which is pruned with all of them.
+	block := make([]dlv, n)
+	for i, in := range create {
+		ss := kept[i]
 		created := nanos(in.CreatedAt)
 		updated := nanos(in.UpdatedAt)
 		if in.UpdatedAt.IsZero() {
 			updated = created
 		}
-		d := &dlv{
+		d := &block[i]
+		*d = dlv{
 			id:      in.ID,
 			ev:      e,
 			sub:     ss,
@@ -121,7 +111,6 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 			state:   statePending,
 			where:   inPending,
 		}
-		s.dlvs[d.id] = d
 		s.dlvOrder = insertSorted(s.dlvOrder, d, dlvID)
 		e.dlvs = append(e.dlvs, d)
 		ss.pending.push(d)
@@ -132,12 +121,44 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 	return n, nil
 }
 
-func idTaken(ds []*webhook.Delivery, id string) bool {
-	for _, d := range ds {
-		if d.ID == id {
-			return true
+// dupFinder finds a string shown to it twice, at the cost of one
+// comparison each while they come in increasing order (as the
+// dispatcher's IDs and matches do); past the first out of order, it
+// scans the earlier ones when they are few and builds a set otherwise.
+type dupFinder struct {
+	max string
+	n   int // strings shown
+	set map[string]struct{}
+}
+
+// seen reports whether x was shown before, and shows it. earlier(i)
+// returns the i-th string shown; size is how many may be shown in all.
+func (f *dupFinder) seen(x string, earlier func(i int) string, size int) bool {
+	switch {
+	case f.set != nil:
+	case f.n == 0 || x > f.max:
+		f.max = x
+		f.n++
+		return false
+	case f.n < smallDedup:
+		for i := range f.n {
+			if earlier(i) == x {
+				return true
+			}
+		}
+		f.n++
+		return false
+	default:
+		f.set = make(map[string]struct{}, size)
+		for i := range f.n {
+			f.set[earlier(i)] = struct{}{}
 		}
 	}
+	if _, ok := f.set[x]; ok {
+		return true
+	}
+	f.set[x] = struct{}{}
+	f.n++
 	return false
 }
 
@@ -201,7 +222,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		delete(o.events, e.ev.ID)
 		orgs[o] = struct{}{}
 		for _, d := range e.dlvs {
-			delete(s.dlvs, d.id)
+			s.setLease(d, 0)
 			d.state, d.hist = stateRemoved, nil
 			dlvs++
 		}

@@ -5,8 +5,10 @@
 // The store is built to keep up with a busy dispatcher:
 //
 //   - MatchSubscriptions looks subscriptions up through an index by event
-//     type (exact types, "prefix.*" patterns and "*"), so its cost does not
-//     grow with the subscriptions that do not match.
+//     type (exact types, "prefix.*" patterns and "*"), each list kept in ID
+//     order, so its cost does not grow with the subscriptions that do not
+//     match and the usual match needs no sort. MatchSubscriptionIDs, which
+//     the dispatcher uses, does the same without copying subscriptions.
 //   - The delivery queue has two levels: a heap of subscriptions ordered by
 //     the due time of their earliest claimable delivery, each holding its
 //     own heap of deliveries. Claim takes deliveries in due order in
@@ -16,7 +18,14 @@
 //     ones are found without a scan.
 //   - An event is stored once however many deliveries it has (Claim hands
 //     out the same *Event to all of them), and a pending delivery costs
-//     about 230 bytes of bookkeeping besides its event.
+//     about 200 bytes of bookkeeping besides its event. Deliveries are
+//     found by ID with a binary search of the ID-sorted list that listings
+//     use (the dispatcher's IDs only grow, so enqueueing appends to it), and
+//     by lease through a map of the leased ones only.
+//   - Enqueue allocates the deliveries of a call in one block, and finds a
+//     repeated subscription or ID at one comparison each when they come in
+//     increasing order, as the dispatcher's do; Claim returns its
+//     deliveries in one block too.
 //   - Prune finds old events without pending deliveries through a queue by
 //     Timestamp, without a scan.
 //   - Notify wakes dispatchers as soon as work may be claimable.
@@ -54,10 +63,12 @@ type Store struct {
 	subs map[string]*subState
 	orgs map[string]*org
 
-	// dlvs holds every delivery by ID; dlvOrder holds them sorted by ID
-	// for listings.
-	dlvs     map[string]*dlv
+	// dlvOrder holds every delivery sorted by ID, for listings and for
+	// lookups by ID (a binary search: IDs made by the dispatcher only
+	// grow, so enqueueing appends). byLease finds a delivery by its lease,
+	// as Finish does, among those that have one.
 	dlvOrder []*dlv
+	byLease  map[uint64]*dlv
 
 	// due holds the Active subscriptions that have unleased pending
 	// deliveries, ordered by the earliest NextAttemptAt among them;
@@ -73,6 +84,12 @@ type Store struct {
 	lastLease uint64 // the latest lease handed out
 	claimSeq  uint64 // numbers Claim calls, for the per-subscription cap
 
+	// picked and aside are Claim's scratch space, kept between calls, and
+	// kept Enqueue's.
+	picked []*dlv
+	aside  []*subState
+	kept   []*subState
+
 	// notify is closed and cleared when deliveries may have become
 	// claimable; Notify makes a new one when there is none.
 	notify chan struct{}
@@ -83,7 +100,7 @@ func New() *Store {
 	return &Store{
 		subs: make(map[string]*subState),
 		orgs: make(map[string]*org),
-		dlvs: make(map[string]*dlv),
+		byLease: make(map[uint64]*dlv),
 	}
 }
 
@@ -92,10 +109,11 @@ type org struct {
 	subs []*subState // sorted by ID
 
 	// The match index: subscriptions by exact event type, by the prefix
-	// of a "prefix.*" pattern (with its trailing dot), and those with "*".
-	exact    map[string]map[*subState]struct{}
-	prefix   map[string]map[*subState]struct{}
-	wildcard map[*subState]struct{}
+	// of a "prefix.*" pattern (with its trailing dot), and those with "*",
+	// each list sorted by ID so that a match needs no sort.
+	exact    map[string][]*subState
+	prefix   map[string][]*subState
+	wildcard []*subState
 
 	events    map[string]*eventEntry
 	eventList []*eventEntry // sorted by ID
@@ -105,10 +123,9 @@ func (s *Store) org(id string) *org {
 	o := s.orgs[id]
 	if o == nil {
 		o = &org{
-			exact:    make(map[string]map[*subState]struct{}),
-			prefix:   make(map[string]map[*subState]struct{}),
-			wildcard: make(map[*subState]struct{}),
-			events:   make(map[string]*eventEntry),
+			exact:  make(map[string][]*subState),
+			prefix: make(map[string][]*subState),
+			events: make(map[string]*eventEntry),
 		}
 		s.orgs[id] = o
 	}
@@ -153,12 +170,11 @@ const (
 	inLeased               // in its subscription's leased heap
 )
 
-// dlv is a stored delivery. It is kept small: a million of them may be
-// pending at once. Its event and subscription are pointers to records the
-// store holds anyway, and its times are Unix nanoseconds.
-//
-// It fits the 96-byte size class: what only attempted deliveries need is in
-// hist, allocated at the first attempt.
+// dlv is a stored delivery. It is kept small (96 bytes): a million of them
+// may be pending at once. Its event and subscription are pointers to
+// records the store holds anyway, and its times are Unix nanoseconds.
+// What only attempted deliveries need is in hist, allocated at the first
+// attempt.
 type dlv struct {
 	id   string
 	ev   *eventEntry
@@ -174,12 +190,58 @@ type dlv struct {
 	where    uint8
 }
 
-// history is the attempt log of a delivery and what its latest counted
-// attempt left.
+// history is the attempt log of a delivery and which attempt its Last
+// fields come from. The first attempt, usually the only one, is kept
+// inline, so an attempted delivery costs one allocation of about 100
+// bytes.
 type history struct {
-	attempts  []webhook.Attempt
-	lastError string
-	status    int
+	first attemptRec
+	more  []attemptRec
+	last  int32 // index of the latest attempt of a valid outcome, -1 if none
+}
+
+// attemptRec is an attempt as kept: its IDs are its delivery's, its time
+// is in Unix nanoseconds.
+type attemptRec struct {
+	at, duration   int64
+	number, status int32
+	body, err      string
+	outcome        webhook.DeliveryState
+}
+
+func (h *history) len() int { return 1 + len(h.more) }
+
+func (h *history) at(i int) *attemptRec {
+	if i == 0 {
+		return &h.first
+	}
+	return &h.more[i-1]
+}
+
+// add appends an attempt to the log of d, making the log if it is the
+// first, and returns its index.
+func (d *dlv) addAttempt(a *webhook.Attempt) int32 {
+	r := attemptRec{
+		at: nanos(a.At), duration: int64(a.Duration),
+		number: int32(a.Number), status: int32(a.StatusCode),
+		body: a.ResponseBody, err: a.Error, outcome: a.Outcome,
+	}
+	if d.hist == nil {
+		d.hist = &history{first: r, last: -1}
+		return 0
+	}
+	d.hist.more = append(d.hist.more, r)
+	return int32(len(d.hist.more))
+}
+
+// attempt returns the i-th attempt of d's log.
+func (d *dlv) attempt(i int) webhook.Attempt {
+	r := d.hist.at(i)
+	return webhook.Attempt{
+		DeliveryID: d.id, EventID: d.ev.ev.ID, SubscriptionID: d.sub.id,
+		Number: int(r.number), At: fromNanos(r.at), Duration: time.Duration(r.duration),
+		StatusCode: int(r.status), ResponseBody: r.body, Error: r.err, Outcome: r.outcome,
+	}
 }
 
 // eventEntry is a stored event. Claim hands out &ev, so ev is never
@@ -378,6 +440,31 @@ func insertSorted[T any](items []T, x T, id func(T) string) []T {
 	}
 	i, _ := slices.BinarySearchFunc(items, k, func(y T, k string) int { return strings.Compare(id(y), k) })
 	return slices.Insert(items, i, x)
+}
+
+// find returns the delivery with the ID, nil if there is none.
+func (s *Store) find(id string) *dlv {
+	n := len(s.dlvOrder)
+	if n == 0 || s.dlvOrder[n-1].id < id {
+		return nil
+	}
+	if i, ok := slices.BinarySearchFunc(s.dlvOrder, id, cmpDlvID); ok {
+		return s.dlvOrder[i]
+	}
+	return nil
+}
+
+func cmpDlvID(d *dlv, id string) int { return strings.Compare(d.id, id) }
+
+// setLease gives d the lease l (0 for none), keeping byLease in step.
+func (s *Store) setLease(d *dlv, l uint64) {
+	if d.lease != 0 {
+		delete(s.byLease, d.lease)
+	}
+	d.lease = l
+	if l != 0 {
+		s.byLease[l] = d
+	}
 }
 
 func subID(ss *subState) string    { return ss.id }

@@ -83,7 +83,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	removed := 0
 	for _, q := range [][]*dlv{ss.pending.items, ss.leased.items} {
 		for _, d := range q {
-			delete(s.dlvs, d.id)
+			s.setLease(d, 0)
 			e := d.ev
 			if i := slices.Index(e.dlvs, d); i >= 0 {
 				last := len(e.dlvs) - 1
@@ -130,33 +130,93 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, p webhook.P
 // MatchSubscriptions returns copies of the organization's Active
 // subscriptions that want eventType, in ID order. It looks them up in an
 // index by event type: the exact type, each of its prefixes up to a dot
-// (for "prefix.*" patterns), and "*".
+// (for "prefix.*" patterns), and "*". Each list of the index is sorted by
+// ID, so the usual match, from one list, needs no sort.
 func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
-	var found []*webhook.Subscription
-	add := func(set map[*subState]struct{}) {
-		for ss := range set {
-			if ss.active() {
-				found = append(found, ss.cur)
-			}
-		}
-	}
 	s.mu.Lock()
-	if o := s.orgs[orgID]; o != nil {
-		add(o.exact[eventType])
-		for i := 0; i < len(eventType); i++ {
-			if eventType[i] == '.' {
-				add(o.prefix[eventType[:i+1]])
-			}
+	matched := s.match(orgID, eventType)
+	found := make([]*webhook.Subscription, 0, len(matched))
+	for _, ss := range matched {
+		if ss.active() {
+			found = append(found, ss.cur)
 		}
-		add(o.wildcard)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(found, func(a, b *webhook.Subscription) int { return strings.Compare(a.ID, b.ID) })
-	found = slices.CompactFunc(found, func(a, b *webhook.Subscription) bool { return a.ID == b.ID })
-	for i, c := range found {
-		found[i] = cloneSub(c)
-	}
+	// The records are never modified, so they can be copied outside the
+	// lock.
+	cloneSubs(found)
 	return found, nil
+}
+
+// MatchSubscriptionIDs returns the IDs of the subscriptions that
+// MatchSubscriptions returns, in the same order, without copying the
+// subscriptions. The Dispatcher uses it, when its Store has it, to fan an
+// event out: it needs nothing else of them.
+func (s *Store) MatchSubscriptionIDs(ctx context.Context, orgID, eventType string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	matched := s.match(orgID, eventType)
+	ids := make([]string, 0, len(matched))
+	for _, ss := range matched {
+		if ss.active() {
+			ids = append(ids, ss.id)
+		}
+	}
+	return ids, nil
+}
+
+// match returns the subscriptions of the organization whose Events match
+// eventType, Active or not, in ID order. The slice may be the index's own:
+// the caller must not modify it, nor keep it past the lock.
+func (s *Store) match(orgID, eventType string) []*subState {
+	o := s.orgs[orgID]
+	if o == nil {
+		return nil
+	}
+	var buf [4][]*subState
+	lists := buf[:0]
+	add := func(l []*subState) {
+		if len(l) > 0 {
+			lists = append(lists, l)
+		}
+	}
+	add(o.exact[eventType])
+	for i := 0; i < len(eventType); i++ {
+		if eventType[i] == '.' {
+			add(o.prefix[eventType[:i+1]])
+		}
+	}
+	add(o.wildcard)
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return lists[0]
+	}
+	// A subscription may be in several lists ("contact.*" and
+	// "contact.created"): merge them, once each.
+	matched := lists[0]
+	for _, l := range lists[1:] {
+		matched = mergeByID(matched, l)
+	}
+	return matched
+}
+
+// mergeByID merges two lists sorted by ID into a new one, keeping a
+// subscription in both once.
+func mergeByID(a, b []*subState) []*subState {
+	out := make([]*subState, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch c := strings.Compare(a[0].id, b[0].id); {
+		case c < 0:
+			out, a = append(out, a[0]), a[1:]
+		case c > 0:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 // SetSubscriptionState sets the subscription's State and its UpdatedAt to
@@ -235,41 +295,50 @@ func (s *Store) index(ss *subState) {
 	o := s.org(ss.cur.OrganizationID)
 	o.subs = insertSorted(o.subs, ss, subID)
 	for _, p := range ss.cur.Events {
-		set, m := o.patternSet(p)
-		if set == nil {
-			set = make(map[*subState]struct{})
-			m[patternKey(p)] = set
-		}
-		set[ss] = struct{}{}
+		o.updateIndex(p, func(l []*subState) []*subState {
+			i, found := slices.BinarySearchFunc(l, ss.id, cmpSubID)
+			if found {
+				return l // the pattern is listed twice in Events
+			}
+			return slices.Insert(l, i, ss)
+		})
 	}
 }
 
 // unindex undoes index.
 func (s *Store) unindex(ss *subState) {
 	o := s.orgs[ss.cur.OrganizationID]
-	if i, ok := slices.BinarySearchFunc(o.subs, ss.id, func(x *subState, id string) int { return strings.Compare(x.id, id) }); ok {
+	if i, ok := slices.BinarySearchFunc(o.subs, ss.id, cmpSubID); ok {
 		o.subs = slices.Delete(o.subs, i, i+1)
 	}
 	for _, p := range ss.cur.Events {
-		set, m := o.patternSet(p)
-		delete(set, ss)
-		if len(set) == 0 && m != nil {
-			delete(m, patternKey(p))
-		}
+		o.updateIndex(p, func(l []*subState) []*subState {
+			if i, found := slices.BinarySearchFunc(l, ss.id, cmpSubID); found && l[i] == ss {
+				return slices.Delete(l, i, i+1)
+			}
+			return l
+		})
 	}
 }
 
-// patternSet returns the index set of an event pattern (nil if it has
-// none yet) and the map that holds it (nil for "*", whose set always
-// exists).
-func (o *org) patternSet(p string) (map[*subState]struct{}, map[string]map[*subState]struct{}) {
-	switch {
-	case p == "*":
-		return o.wildcard, nil
-	case strings.HasSuffix(p, ".*"):
-		return o.prefix[patternKey(p)], o.prefix
-	default:
-		return o.exact[p], o.exact
+func cmpSubID(ss *subState, id string) int { return strings.Compare(ss.id, id) }
+
+// updateIndex replaces the index list of an event pattern by f of it,
+// dropping the list when it becomes empty.
+func (o *org) updateIndex(p string, f func([]*subState) []*subState) {
+	if p == "*" {
+		o.wildcard = f(o.wildcard)
+		return
+	}
+	m := o.exact
+	if strings.HasSuffix(p, ".*") {
+		m = o.prefix
+	}
+	k := patternKey(p)
+	if l := f(m[k]); len(l) > 0 {
+		m[k] = l
+	} else {
+		delete(m, k)
 	}
 }
 
@@ -282,10 +351,40 @@ func patternKey(p string) string {
 	return p
 }
 
+// cloneSubs replaces each subscription of subs by a deep copy, made in
+// one block (and the Events of all in another).
+func cloneSubs(subs []*webhook.Subscription) {
+	if len(subs) == 0 {
+		return
+	}
+	block := make([]webhook.Subscription, len(subs))
+	n := 0
+	for _, c := range subs {
+		n += len(c.Events)
+	}
+	events := make([]string, n)
+	for i, c := range subs {
+		cloneInto(&block[i], c, events[:len(c.Events):len(c.Events)])
+		events = events[len(c.Events):]
+		subs[i] = &block[i]
+	}
+}
+
 // cloneSub returns a deep copy of a subscription.
 func cloneSub(s *webhook.Subscription) *webhook.Subscription {
-	c := *s
-	c.Events = slices.Clone(s.Events)
+	c := new(webhook.Subscription)
+	cloneInto(c, s, make([]string, len(s.Events)))
+	return c
+}
+
+// cloneInto sets c to a deep copy of s, with its Events copied into
+// events (which has their length).
+func cloneInto(c, s *webhook.Subscription, events []string) {
+	*c = *s
+	if s.Events != nil {
+		copy(events, s.Events)
+		c.Events = events
+	}
 	c.PreviousSecrets = slices.Clone(s.PreviousSecrets)
 	if s.BasicAuth != nil {
 		b := *s.BasicAuth
@@ -294,5 +393,4 @@ func cloneSub(s *webhook.Subscription) *webhook.Subscription {
 	c.Headers = maps.Clone(s.Headers)
 	c.CustomParameters = maps.Clone(s.CustomParameters)
 	c.Properties = maps.Clone(s.Properties)
-	return &c
 }
