@@ -98,8 +98,8 @@ type Store struct {
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		subs: make(map[string]*subState),
-		orgs: make(map[string]*org),
+		subs:    make(map[string]*subState),
+		orgs:    make(map[string]*org),
 		byLease: make(map[uint64]*dlv),
 	}
 }
