@@ -107,7 +107,9 @@ func (r *deliveryRow) delivery() *webhook.Delivery {
 // p.Limit*2+32 due deliveries, keeps the first p.MaxPerSubscription of each
 // subscription, and locks those; a subscription with a backlog larger than
 // the window can make such a claim return fewer than p.Limit, never none
-// while one is claimable and no other claim takes it first.
+// while one is claimable and no other claim takes it first. While the head
+// of the queue is congested with deliveries it cannot take, claims go by
+// subscription instead (see the package doc).
 func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Delivery, error) {
 	switch {
 	case p.Limit <= 0:
