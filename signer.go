@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -68,6 +70,17 @@ var ErrInvalidSecret = errors.New("webhook: invalid secret")
 // concurrent use.
 type Signer struct {
 	keys [][]byte
+	// macs holds, per key, HMAC states ready to be Reset and reused, so
+	// that signing allocates nothing but its result.
+	macs []sync.Pool // of *macState
+}
+
+// macState is a reusable HMAC-SHA256 of one key, and room to write the
+// signed message's prefix in.
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 // NewSigner returns a Signer for the secrets, each "whsec_" and base64
@@ -84,7 +97,7 @@ func NewSigner(secrets ...string) (*Signer, error) {
 		}
 		keys[i] = k
 	}
-	return &Signer{keys: keys}, nil
+	return &Signer{keys: keys, macs: make([]sync.Pool, len(keys))}, nil
 }
 
 func parseSecret(s string) ([]byte, error) {
@@ -102,27 +115,34 @@ func parseSecret(s string) ([]byte, error) {
 // "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>" per secret, separated
 // by spaces.
 func (s *Signer) Sign(id string, ts time.Time, body []byte) string {
-	return string(s.AppendSignature(nil, id, ts.Unix(), body))
+	var buf [2 * signatureLen]byte // room for two secrets, as during a rotation
+	return string(s.AppendSignature(buf[:0], id, ts.Unix(), body))
 }
+
+// signatureLen is the length of one "v1,<base64>" signature and its
+// separator.
+const signatureLen = len("v1,") + (sha256.Size+2)/3*4 + 1
 
 // AppendSignature appends the webhook-signature value for a message whose
 // webhook-timestamp is unix to dst.
 func (s *Signer) AppendSignature(dst []byte, id string, unix int64, body []byte) []byte {
-	var sum [sha256.Size]byte
-	var tsBuf [20]byte
-	ts := strconv.AppendInt(tsBuf[:0], unix, 10)
 	for i, k := range s.keys {
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
 		dst = append(dst, "v1,"...)
-		mac := hmac.New(sha256.New, k)
-		io.WriteString(mac, id)
-		mac.Write([]byte{'.'})
-		mac.Write(ts)
-		mac.Write([]byte{'.'})
-		mac.Write(body)
-		dst = base64.StdEncoding.AppendEncode(dst, mac.Sum(sum[:0]))
+		m, _ := s.macs[i].Get().(*macState)
+		if m == nil {
+			m = &macState{h: hmac.New(sha256.New, k)}
+		} else {
+			m.h.Reset()
+		}
+		m.buf = append(append(m.buf[:0], id...), '.')
+		m.buf = append(strconv.AppendInt(m.buf, unix, 10), '.')
+		m.h.Write(m.buf)
+		m.h.Write(body)
+		dst = base64.StdEncoding.AppendEncode(dst, m.h.Sum(m.sum[:0]))
+		s.macs[i].Put(m)
 	}
 	return dst
 }
