@@ -108,6 +108,9 @@ func newTestStore(tb testing.TB) *Store {
 // goroutine is left behind: the stores' listeners and the dispatchers'
 // workers must all have stopped.
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild()) // a dispatcher process of process_test.go
+	}
 	code := m.Run()
 	if pool != nil {
 		pool.Close()
