@@ -284,3 +284,79 @@ func TestProofTwoDispatchersDeliverEverythingOnce(t *testing.T) {
 	require.Equal(t, int64(len(want)), delivered[0].Load()+delivered[1].Load())
 	require.Equal(t, map[string]int{"delivered": len(want)}, deliveryStates(t, testPool(t), schema))
 }
+
+// The outbox, at a larger scale than TestDispatchTxSendsIfAndOnlyIfTheTransactionCommits:
+// host transactions that each create several contacts and dispatch
+// contact.created for each with DispatchTx, to 10 subscriptions. The
+// committed one sends everything; the rolled-back one, and the one whose
+// own write fails after its dispatches, send nothing and leave no event.
+func TestProofOutboxSendsIfAndOnlyIfCommitted(t *testing.T) {
+	const subs, perTx = 10, 5
+	s := newTestStore(t)
+	ctx := t.Context()
+	recv := newProofReceiver(t, 0)
+	d := proofDispatcher(t, s, webhook.Config{})
+	proofSubscribe(t, d, recv, subs)
+	contacts := pgx.Identifier{s.Schema(), "contacts"}.Sanitize()
+	_, err := s.pool.Exec(ctx, "CREATE TABLE "+contacts+" (id text PRIMARY KEY)")
+	require.NoError(t, err)
+
+	// createContacts creates perTx contacts in one transaction, dispatching
+	// contact.created for each, then ends it with end; it returns the
+	// events' IDs.
+	createContacts := func(run string, end func(pgx.Tx) error) []string {
+		tx, err := s.pool.Begin(ctx)
+		require.NoError(t, err)
+		defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+		var ids []string
+		for i := range perTx {
+			ev := proofEvent(run, i)
+			_, err := tx.Exec(ctx, "INSERT INTO "+contacts+" (id) VALUES ($1)", ev.ID)
+			require.NoError(t, err)
+			res, err := DispatchTx(ctx, d, tx, ev)
+			require.NoError(t, err)
+			require.Equal(t, subs, res.Enqueued)
+			ids = append(ids, ev.ID)
+		}
+		require.NoError(t, end(tx))
+		return ids
+	}
+	rolledBack := createContacts("rolledback", func(tx pgx.Tx) error { return tx.Rollback(ctx) })
+	failedWrite := createContacts("failedwrite", func(tx pgx.Tx) error {
+		// The host's last write fails (a contact that exists): the
+		// transaction is aborted, and the host rolls it back.
+		_, err := tx.Exec(ctx, "INSERT INTO "+contacts+" (id) VALUES ($1)", proofEvent("failedwrite", 0).ID)
+		require.Error(t, err)
+		require.Error(t, tx.Commit(ctx), "committing an aborted transaction")
+		return nil
+	})
+	var committedAt time.Time
+	committed := createContacts("committed", func(tx pgx.Tx) error {
+		committedAt = time.Now()
+		return tx.Commit(ctx)
+	})
+
+	want := map[string]bool{}
+	for _, id := range committed {
+		proofWant(want, id, subs)
+	}
+	recv.waitDistinct(t, len(want), 30*time.Second)
+	latency := time.Since(committedAt)
+	time.Sleep(300 * time.Millisecond) // anything else would arrive by now
+	lost, duplicated, unexpected, total := recv.tally(want)
+	t.Logf("committed: %d events, %d deliveries, all received %v after the commit; rolled back: %d events; "+
+		"aborted by a failed write: %d events; %d requests: lost = %d, duplicates = %d, unexpected = %d",
+		len(committed), len(want), latency.Round(time.Millisecond), len(rolledBack), len(failedWrite),
+		total, lost, len(duplicated), len(unexpected))
+	require.Zero(t, lost)
+	require.Empty(t, duplicated)
+	require.Empty(t, unexpected, "requests of transactions that did not commit")
+	for _, id := range append(rolledBack, failedWrite...) {
+		_, err := s.GetEvent(ctx, "org_1", id)
+		require.ErrorIs(t, err, webhook.ErrNotFound, "event %s of a transaction that did not commit", id)
+	}
+	var rows int
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT count(*) FROM "+contacts).Scan(&rows))
+	require.Equal(t, perTx, rows, "contacts")
+	require.Equal(t, map[string]int{"delivered": len(want)}, deliveryStates(t, s.pool, s.Schema()))
+}
