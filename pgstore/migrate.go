@@ -56,8 +56,8 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
-// Migrate creates the schema and applies the migrations it lacks, in one
-// transaction: either all apply or none. It is idempotent, and safe to call
+// Migrate creates the schema (unless it exists) and applies the migrations
+// it lacks, in one transaction: either all apply or none. It is idempotent, and safe to call
 // from every replica at start-up: a transaction-scoped advisory lock keyed
 // by the schema makes concurrent calls take turns, and the later ones find
 // nothing to do.
@@ -76,8 +76,16 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLockKey(s.schema)); err != nil {
 		return dbError("migrate: lock", err)
 	}
-	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
-		return dbError("migrate: create schema", err)
+	// A schema the host created beforehand needs no CREATE privilege on
+	// the database, which CREATE SCHEMA IF NOT EXISTS asks for anyway.
+	var exists bool
+	if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", s.schema).Scan(&exists); err != nil {
+		return dbError("migrate", err)
+	}
+	if !exists {
+		if _, err := tx.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			return dbError("migrate: create schema", err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+schema+`.schema_migrations (
   version    integer     PRIMARY KEY,

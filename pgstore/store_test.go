@@ -395,3 +395,38 @@ SELECT $1 || i, 'org_1', $2 || i, $3, 'pending', $4, $5, $5 FROM generate_series
 	}
 	require.Equal(t, 40, taken)
 }
+
+// A host that creates the schema itself can migrate and run the store as a
+// role that owns the schema and may not create schemas.
+func TestMigrateAsARoleThatOwnsOnlyTheSchema(t *testing.T) {
+	p := testPool(t)
+	ctx := t.Context()
+	schema := newSchemaName()
+	role := "r_" + schema
+	ident := func(name string) string { return pgx.Identifier{name}.Sanitize() }
+	_, err := p.Exec(ctx, "CREATE ROLE "+ident(role)+" LOGIN")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		p.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+ident(schema)+" CASCADE") //nolint:errcheck
+		p.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident(role))              //nolint:errcheck
+	})
+	_, err = p.Exec(ctx, "CREATE SCHEMA "+ident(schema)+" AUTHORIZATION "+ident(role))
+	require.NoError(t, err)
+
+	cfg, err := pgxpool.ParseConfig(os.Getenv(urlEnv))
+	require.NoError(t, err)
+	cfg.ConnConfig.User = role
+	cfg.MaxConns = 4
+	limited, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer limited.Close()
+	var canCreate bool
+	require.NoError(t, limited.QueryRow(ctx, "SELECT has_database_privilege(current_database(), 'CREATE')").Scan(&canCreate))
+	require.False(t, canCreate, "the role may create schemas")
+
+	s := newStoreOn(t, limited, schema)
+	require.NoError(t, s.Migrate(ctx), "a second Migrate")
+	sub := &webhook.Subscription{ID: "sub_1", OrganizationID: "org_1", URL: "https://example.com/",
+		Events: []string{"*"}, State: webhook.StateActive}
+	require.NoError(t, s.CreateSubscription(ctx, sub))
+}
