@@ -408,7 +408,7 @@ func TestMigrateAsARoleThatOwnsOnlyTheSchema(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		p.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+ident(schema)+" CASCADE") //nolint:errcheck
-		p.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident(role))              //nolint:errcheck
+		p.Exec(context.Background(), "DROP ROLE IF EXISTS "+ident(role))                //nolint:errcheck
 	})
 	_, err = p.Exec(ctx, "CREATE SCHEMA "+ident(schema)+" AUTHORIZATION "+ident(role))
 	require.NoError(t, err)
