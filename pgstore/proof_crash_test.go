@@ -159,7 +159,11 @@ func TestProofKilledDispatcherLosesNothing(t *testing.T) {
 	// A fresh dispatcher finishes the run.
 	d := proofDispatcher(t, newStoreOn(t, proofPool(t, url, 8), schema),
 		webhook.Config{Workers: crashWorkers, Lease: crashLease, Timeout: crashTimeout})
+	// Done when everything arrived and is recorded delivered: what the
+	// dead process held and sent may have arrived already, but it is sent
+	// again once its lease expires.
 	recv.waitDistinct(t, len(want), 2*time.Minute)
+	waitDelivered(t, p, schema, len(want), time.Minute)
 	finished := time.Since(killed)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

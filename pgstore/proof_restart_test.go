@@ -179,7 +179,10 @@ func TestProofPostgresRestartLosesNothing(t *testing.T) {
 	n := len(want)
 	wantMu.Unlock()
 	require.Equal(t, (events+1)*subs, n)
+	// Done when everything arrived and is recorded delivered (an outcome
+	// lost with the connection is sent again when its lease expires).
 	recv.waitDistinct(t, n, 2*time.Minute)
+	waitDelivered(t, p, schema, n, time.Minute)
 	completed := time.Since(started)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -199,6 +199,22 @@ func deliveryStates(tb testing.TB, p *pgxpool.Pool, schema string) map[string]in
 	return states
 }
 
+// waitDelivered waits until the schema's n deliveries are all delivered.
+func waitDelivered(tb testing.TB, p *pgxpool.Pool, schema string, n int, timeout time.Duration) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		states := deliveryStates(tb, p, schema)
+		if states["delivered"] == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %v: deliveries by state: %v, want %d delivered", timeout, states, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Two dispatchers, each with a pool and a Store of its own as two replicas
 // of a host have, share one schema: every delivery arrives exactly once,
 // and both did part of the work.
