@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/relayhook/webhook/internal/ids"
+	"github.com/relayhook/webhook/internal/jsonvalid"
 )
 
 // Defaults of Config.
@@ -569,7 +569,7 @@ func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
 	if len(ev.Data) > d.cfg.MaxDataBytes {
 		return bad("Data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
 	}
-	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+	if len(ev.Data) > 0 && !jsonvalid.Valid(ev.Data) { // as json.Valid, faster
 		return bad("Data", "is not valid JSON")
 	}
 	if ev.ID == "" {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -19,6 +20,11 @@ func (d *Dispatcher) claimLoop() {
 	defer d.wg.Done()
 	defer close(d.jobs)
 	var errDelay time.Duration
+	// notify is the Store's signal of new work. It is taken before a Claim
+	// that may come back empty (so that work enqueued after that Claim
+	// wakes the claimer), and only then: taking it costs the Store a lock,
+	// and signalling costs every Enqueue.
+	var notify <-chan struct{}
 	for {
 		select {
 		case <-d.stop:
@@ -29,12 +35,14 @@ func (d *Dispatcher) claimLoop() {
 		if free <= 0 {
 			select {
 			case <-d.freed:
+				// Every worker was busy: let the others that are about to
+				// finish do so first, so that one Claim serves them all.
+				runtime.Gosched()
 				continue
 			case <-d.stop:
 				return
 			}
 		}
-		notify := d.store.Notify() // before Claim, so no signal is missed
 		now := d.clock.Now()
 		exclude := d.excluded()
 		claimed, err := d.store.Claim(d.runCtx, ClaimParams{
@@ -67,6 +75,11 @@ func (d *Dispatcher) claimLoop() {
 			}
 			continue
 		}
+		if notify == nil {
+			if notify = d.store.Notify(); notify != nil {
+				continue // look once more, with the signal taken
+			}
+		}
 		// Idle: sleep until the next due time, new work, a free slot (for a
 		// subscription at its cap), or the poll interval.
 		wait := d.cfg.PollInterval
@@ -82,7 +95,9 @@ func (d *Dispatcher) claimLoop() {
 				wait = 10 * time.Millisecond // a lease about to expire, or a race
 			}
 		}
-		if !d.sleep(wait, notify) {
+		ok := d.sleep(wait, notify)
+		notify = nil
+		if !ok {
 			return
 		}
 	}
@@ -123,7 +138,8 @@ func (d *Dispatcher) admit(subID string) bool {
 func (d *Dispatcher) release(subID string) {
 	d.inflightMu.Lock()
 	n := d.inflight[subID]
-	if n == d.cfg.MaxPerSubscription {
+	wasAtCap := n == d.cfg.MaxPerSubscription
+	if wasAtCap {
 		d.atCap--
 	}
 	if n <= 1 {
@@ -132,8 +148,12 @@ func (d *Dispatcher) release(subID string) {
 		d.inflight[subID] = n - 1
 	}
 	d.inflightMu.Unlock()
-	d.busy.Add(-1)
-	d.poke()
+	// Wake the claimer only if it may be waiting for this slot: when every
+	// worker was busy, or the subscription was at its cap. An idle claimer
+	// has nothing to hand out.
+	if busy := d.busy.Add(-1); wasAtCap || busy == int64(d.cfg.Workers)-1 {
+		d.poke()
+	}
 }
 
 // excluded lists the subscriptions at their cap, nil if none.

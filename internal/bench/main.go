@@ -45,6 +45,7 @@ var (
 	flagOnly    = flag.String("only", "", "comma-separated scenarios to run: ceiling, e2e, fanout, sparse, latency, isolation, memory (default all)")
 	flagCPU     = flag.String("cpuprofile", "", "write a CPU profile of the scenarios run to this file")
 	flagMemProf = flag.String("memprofile", "", "write an allocation profile to this file at the end")
+	flagRate    = flag.Float64("rate", 0, "dispatches per second of the latency run (default half the end-to-end figure)")
 )
 
 // want reports whether the scenario is to be run.
@@ -157,14 +158,17 @@ func run() ([]row, error) {
 	// 1 and 2. The ceiling (a bare net/http loop, same body, same
 	// receiver) and end to end on the in-memory store, in alternating
 	// rounds after a warm-up of the loop's connections.
-	var ceilings, e2es, ratios, allocss []float64
+	var ceilings, e2es, ratios, allocss, ceilCPUs, e2eCPUs, cpuRatios []float64
 	if want("ceiling") || want("e2e") {
 		bareLoop(rcv, n/10, *flagWorkers)
 		for round := range max(*flagRounds, 1) {
 			var c, e float64
+			var cc, ec time.Duration
 			if want("ceiling") {
 				c = bareLoop(rcv, n, *flagWorkers)
+				cc = lastCPU
 				ceilings = append(ceilings, c)
+				ceilCPUs = append(ceilCPUs, float64(cc))
 			}
 			if want("e2e") {
 				var allocs float64
@@ -173,13 +177,17 @@ func run() ([]row, error) {
 				if err != nil {
 					return nil, err
 				}
+				ec = lastCPU
 				e2es = append(e2es, e)
 				allocss = append(allocss, allocs)
+				e2eCPUs = append(e2eCPUs, float64(ec))
 			}
 			if c > 0 && e > 0 {
 				ratios = append(ratios, e/c)
+				cpuRatios = append(cpuRatios, float64(cc)/float64(ec))
 			}
-			fmt.Fprintf(os.Stderr, "round %d: ceiling %.0f req/s, end to end %.0f deliveries/s\n", round+1, c, e)
+			fmt.Fprintf(os.Stderr, "round %d: ceiling %.0f req/s (CPU %v each), end to end %.0f deliveries/s (CPU %v each; %s)\n",
+				round+1, c, cc.Round(100*time.Nanosecond), e, ec.Round(100*time.Nanosecond), lastBatching)
 		}
 	}
 	ceiling, e2e := median(ceilings), median(e2es)
@@ -193,6 +201,10 @@ func run() ([]row, error) {
 		}
 		rows = append(rows, row{"end to end, memstore, 1 KiB, 1 subscription", fmt.Sprintf("%.0f deliveries/s", e2e), "≥ 0.90 of ceiling", ratio})
 		rows = append(rows, row{"  allocations per delivery (process-wide, incl. receiver)", fmt.Sprintf("%.0f allocs", median(allocss)), "reported", ""})
+		if len(cpuRatios) > 0 {
+			rows = append(rows, row{"  process CPU per request: ceiling, end to end",
+				fmt.Sprintf("%.1fµs, %.1fµs", median(ceilCPUs)/1e3, median(e2eCPUs)/1e3), "reported", fmt.Sprintf("%.2f", median(cpuRatios))})
+		}
 	}
 
 	// 3. Fan-out.
@@ -219,10 +231,19 @@ func run() ([]row, error) {
 				return nil, err
 			}
 		}
-		p50, p99, rate, err := latency(rcv, e2e/2)
+		target := e2e / 2
+		if *flagRate > 0 {
+			target = *flagRate
+		}
+		bp50, bp99, _, err := bareLatency(rcv, target, *flagWorkers)
 		if err != nil {
 			return nil, err
 		}
+		p50, p99, rate, err := latency(rcv, target)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row{fmt.Sprintf("  bare net/http loop at the same rate: p50, p99"), fmtDur(bp50) + ", " + fmtDur(bp99), "reference", ""})
 		rows = append(rows, row{fmt.Sprintf("latency p50 at %.0f/s (half max)", rate), fmtDur(p50), "< 1ms", verdict(float64(p50)/float64(time.Millisecond), 1, false)})
 		rows = append(rows, row{fmt.Sprintf("latency p99 at %.0f/s (half max)", rate), fmtDur(p99), "< 5ms", verdict(float64(p99)/float64(5*time.Millisecond), 1, false)})
 	}
@@ -246,6 +267,15 @@ func run() ([]row, error) {
 	}
 	return rows, nil
 }
+
+// lastCPU is the process's CPU time per request or delivery of the latest
+// bareLoop or endToEnd run: on a machine shared with other work it varies
+// less than the rates do.
+var lastCPU time.Duration
+
+// lastBatching describes the Claim and Finish batches of the latest
+// end-to-end run.
+var lastBatching string
 
 // median returns the median of xs, 0 if there are none.
 func median(xs []float64) float64 {
@@ -301,6 +331,8 @@ func bareLoop(rcv *receiver, n, c int) float64 {
 	defer client.CloseIdleConnections()
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	cpu := processCPU()
+	defer func() { lastCPU = (processCPU() - cpu) / time.Duration(n) }()
 	start := time.Now()
 	for range c {
 		wg.Add(1)
@@ -342,7 +374,9 @@ func subscribe(d *webhook.Dispatcher, url string, events ...string) (*webhook.Su
 // per second (first Dispatch to last receipt) and allocations per delivery.
 func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 	ctx := context.Background()
-	d, err := newDispatcher(memstore.New(), *flagWorkers, *flagWorkers)
+	store := newCountingStore()
+	defer func() { lastBatching = store.String() }()
+	d, err := newDispatcher(store, *flagWorkers, *flagWorkers)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -356,6 +390,7 @@ func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 	base := rcv.count.Load()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu := processCPU()
 	start := time.Now()
 	for range n {
 		if _, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org", Data: body1K}); err != nil {
@@ -366,6 +401,7 @@ func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 		return 0, 0, err
 	}
 	el := time.Since(start)
+	lastCPU = (processCPU() - cpu) / time.Duration(n)
 	runtime.ReadMemStats(&ms1)
 	return float64(n) / el.Seconds(), float64(ms1.Mallocs-ms0.Mallocs) / float64(n), nil
 }
@@ -385,6 +421,58 @@ func latency(rcv *receiver, rate float64) (p50, p99 time.Duration, achieved floa
 		return 0, 0, 0, err
 	}
 	defer d.Close(ctx)
+	return paced(rcv, rate, func(id string) error {
+		_, err := d.Dispatch(ctx, webhook.Event{ID: id, Type: "contact.created", OrganizationID: "org", Data: body1K})
+		return err
+	})
+}
+
+// bareLatency is latency's reference: the same paced requests handed to
+// a pool of goroutines that POST them with a bare net/http client, no
+// store and no queue. It is this machine's floor for the latency figures.
+func bareLatency(rcv *receiver, rate float64, c int) (p50, p99 time.Duration, achieved float64, err error) {
+	secret := webhook.NewSecret()
+	signer, _ := webhook.NewSigner(secret)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: c, MaxIdleConnsPerHost: c}}
+	defer client.CloseIdleConnections()
+	ids := make(chan string, 1024)
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				ts := time.Now()
+				ev := &webhook.Event{ID: id, Type: "contact.created", OrganizationID: "org", Timestamp: ts, Data: body1K}
+				body, _, _ := webhook.AppendBody(nil, webhook.Envelope, ev, &webhook.Subscription{})
+				req, _ := http.NewRequest(http.MethodPost, rcv.srv.URL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("webhook-id", id)
+				req.Header.Set("webhook-timestamp", fmt.Sprint(ts.Unix()))
+				req.Header.Set("webhook-signature", signer.Sign(id, ts, body))
+				resp, err := client.Do(req)
+				if err != nil {
+					log.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	defer func() {
+		close(ids)
+		wg.Wait()
+	}()
+	return paced(rcv, rate, func(id string) error {
+		ids <- id
+		return nil
+	})
+}
+
+// paced calls send with a new event ID at rate per second for three
+// seconds, and returns the p50 and p99 of the times from each call to the
+// receipt of its request.
+func paced(rcv *receiver, rate float64, send func(id string) error) (p50, p99 time.Duration, achieved float64, err error) {
 	rcv.latMu.Lock()
 	rcv.lats = rcv.lats[:0]
 	rcv.latMu.Unlock()
@@ -398,7 +486,7 @@ func latency(rcv *receiver, rate float64) (p50, p99 time.Duration, achieved floa
 		}
 		id := webhook.NewEventID(time.Now())
 		rcv.sent.Store(id, time.Now())
-		if _, err := d.Dispatch(ctx, webhook.Event{ID: id, Type: "contact.created", OrganizationID: "org", Data: body1K}); err != nil {
+		if err := send(id); err != nil {
 			return 0, 0, 0, err
 		}
 	}
@@ -411,7 +499,9 @@ func latency(rcv *receiver, rate float64) (p50, p99 time.Duration, achieved floa
 	rcv.latMu.Unlock()
 	rcv.sent.Clear()
 	slices.Sort(lats)
-	return lats[len(lats)/2], lats[len(lats)*99/100], achieved, nil
+	q := func(f float64) time.Duration { return lats[min(int(f*float64(len(lats))), len(lats)-1)] }
+	fmt.Fprintf(os.Stderr, "latency at %.0f/s: p50 %v p90 %v p99 %v p99.9 %v max %v\n", achieved, q(0.5), q(0.9), q(0.99), q(0.999), lats[len(lats)-1])
+	return q(0.5), q(0.99), achieved, nil
 }
 
 func fanOut10k() (time.Duration, error) {
