@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +28,7 @@ import (
 // The tests here run dispatchers in child processes (this test binary
 // started again in childEnv mode), as a host's replicas run, to prove what
 // the queue promises across processes: no delivery is lost or made twice by
-// two dispatchers sharing it, and a dispatcher killed mid-run loses nothing.
+// two dispatchers sharing it (the crash proof is in proof_crash_test.go).
 
 // Environment of a child dispatcher process.
 const (
@@ -141,13 +140,6 @@ func (c *child) stop(t *testing.T) {
 	t.Helper()
 	require.NoError(t, c.stdin.Close())
 	require.NoError(t, c.cmd.Wait(), "child: %s", c.stderr)
-}
-
-// kill kills the child with SIGKILL, as a crash would.
-func (c *child) kill(t *testing.T) {
-	t.Helper()
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGKILL))
-	c.cmd.Wait() //nolint:errcheck // killed
 }
 
 // tally is a receiver that counts the requests of each (subscription,
@@ -268,43 +260,6 @@ func TestTwoDispatcherProcessesDeliverEverythingOnce(t *testing.T) {
 	t.Logf("deliveries: %d, requests: %d, lost: %d, duplicated: %d", len(f.want), total, lost, duplicated)
 	require.Zero(t, lost, "lost")
 	require.Zero(t, duplicated, "duplicated")
-}
-
-func TestDispatcherProcessKilledMidRunLosesNothing(t *testing.T) {
-	const workers = 16
-	f := newProcessFixture(t, 10)
-	lease := 3 * time.Second
-	first := startChild(t, f.schema, lease, workers)
-	f.dispatch(t, 200)
-	// Kill it once it has delivered some but not all.
-	for {
-		distinct, _ := f.recv.snapshot()
-		if distinct >= len(f.want)/4 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	first.kill(t)
-	killedAt, _ := f.recv.snapshot()
-	require.Less(t, killedAt, len(f.want), "everything arrived before the kill: nothing to take over")
-	// The attempts in flight at the kill are those of the deliveries it
-	// held leased (sent or not, their outcome was not written).
-	var leased int
-	require.NoError(t, f.s.pool.QueryRow(t.Context(), "SELECT count(*) FROM "+
-		pgx.Identifier{f.schema, "deliveries"}.Sanitize()+" WHERE lease IS NOT NULL").Scan(&leased))
-
-	// A fresh process takes over once the dead one's leases expire.
-	second := startChild(t, f.schema, lease, workers)
-	f.recv.waitDistinct(t, len(f.want), 2*time.Minute)
-	second.stop(t)
-	lost, duplicated := f.check(t)
-	_, total := f.recv.snapshot()
-	t.Logf("deliveries: %d, arrived before the kill: %d, leased at the kill: %d, requests: %d, lost=%d, duplicated: %d",
-		len(f.want), killedAt, leased, total, lost, duplicated)
-	require.Zero(t, lost, "lost")
-	// Only attempts in flight at the kill can be repeated, each with the
-	// same webhook-id (the tally counts by subscription and webhook-id).
-	require.LessOrEqual(t, duplicated, leased, "duplicated")
 }
 
 // Every connection to the database dropped mid-run, twice, as a restart of

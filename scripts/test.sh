@@ -13,8 +13,7 @@ if [ -z "${RELAYHOOK_PG_URL:-}" ]; then
 fi
 
 go test -race -count=1 ./...
-for mod in pgstore; do
-	if [ -f "$mod/go.mod" ]; then
-		(cd "$mod" && go test -race -count=1 ./...)
-	fi
-done
+(cd pgstore && go test -race -count=1 ./...)
+# The two-dispatcher proof at full size (10,000 events to 10 subscriptions)
+# is too slow under the race detector, which runs it at a tenth of that.
+(cd pgstore && go test -count=1 -run '^TestProofTwoDispatchersDeliverEverythingOnce$' .)
