@@ -263,7 +263,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	got, next := page(s.dlvOrder, dlvID, f.Page.Cursor, limit, keep)
+	got, next := s.dlvs.page(f.Page.Cursor, limit, keep)
 	out := make([]*webhook.Delivery, len(got))
 	for i, d := range got {
 		out[i] = d.export()

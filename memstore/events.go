@@ -81,7 +81,7 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 		e = &eventEntry{ev: *ev, ts: nanos(ev.Timestamp), idx: -1}
 		e.ev.Data = bytes.Clone(ev.Data)
 		o.events[ev.ID] = e
-		o.eventList = insertSorted(o.eventList, e, eventID)
+		o.eventList.insert(e)
 		if n == 0 {
 			s.prunable.push(e)
 		}
@@ -111,10 +111,12 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 			state:   statePending,
 			where:   inPending,
 		}
-		s.dlvOrder = insertSorted(s.dlvOrder, d, dlvID)
+		s.dlvs.insert(d)
 		e.dlvs = append(e.dlvs, d)
 		ss.pending.push(d)
-		s.requeue(ss)
+		if ss.dueIdx < 0 || ss.pending.top() == d {
+			s.requeue(ss) // otherwise its place in the due heap is unchanged
+		}
 	}
 	s.addPending(e, n)
 	s.wake()
@@ -193,7 +195,7 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 	var got []*eventEntry
 	next := ""
 	if o := s.orgs[f.OrganizationID]; o != nil {
-		got, next = page(o.eventList, eventID, f.Page.Cursor, limit, keep)
+		got, next = o.eventList.page(f.Page.Cursor, limit, keep)
 	}
 	s.mu.Unlock()
 	out := make([]*webhook.Event, len(got))
@@ -213,30 +215,24 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	cutoff := nanos(before)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n, dlvs := 0, 0
-	orgs := make(map[*org]struct{})
+	n := 0
 	for n < limit && s.prunable.len() > 0 && s.prunable.top().ts < cutoff {
 		e := s.prunable.pop()
-		e.removed = true
 		o := s.orgs[e.ev.OrganizationID]
 		delete(o.events, e.ev.ID)
-		orgs[o] = struct{}{}
+		o.eventList.remove(e, same)
 		for _, d := range e.dlvs {
 			s.setLease(d, 0)
+			s.dlvs.remove(d, same)
 			d.state, d.hist = stateRemoved, nil
-			dlvs++
 		}
 		e.dlvs = nil
 		n++
 	}
-	for o := range orgs {
-		o.eventList = slices.DeleteFunc(o.eventList, func(e *eventEntry) bool { return e.removed })
-	}
-	if dlvs > 0 {
-		s.dlvOrder = slices.DeleteFunc(s.dlvOrder, func(d *dlv) bool { return d.state == stateRemoved })
-	}
 	return n, nil
 }
+
+func same[T comparable](a, b T) bool { return a == b }
 
 func cloneEvent(ev *webhook.Event) *webhook.Event {
 	c := *ev

@@ -63,12 +63,12 @@ type Store struct {
 	subs map[string]*subState
 	orgs map[string]*org
 
-	// dlvOrder holds every delivery sorted by ID, for listings and for
+	// dlvs holds every delivery sorted by ID, for listings and for
 	// lookups by ID (a binary search: IDs made by the dispatcher only
 	// grow, so enqueueing appends). byLease finds a delivery by its lease,
 	// as Finish does, among those that have one.
-	dlvOrder []*dlv
-	byLease  map[uint64]*dlv
+	dlvs    sortedList[*dlv]
+	byLease map[uint64]*dlv
 
 	// due holds the Active subscriptions that have unleased pending
 	// deliveries, ordered by the earliest NextAttemptAt among them;
@@ -100,6 +100,7 @@ func New() *Store {
 	return &Store{
 		subs:    make(map[string]*subState),
 		orgs:    make(map[string]*org),
+		dlvs:    newSortedList(dlvID),
 		byLease: make(map[uint64]*dlv),
 	}
 }
@@ -116,16 +117,17 @@ type org struct {
 	wildcard []*subState
 
 	events    map[string]*eventEntry
-	eventList []*eventEntry // sorted by ID
+	eventList sortedList[*eventEntry] // by ID
 }
 
 func (s *Store) org(id string) *org {
 	o := s.orgs[id]
 	if o == nil {
 		o = &org{
-			exact:  make(map[string][]*subState),
-			prefix: make(map[string][]*subState),
-			events: make(map[string]*eventEntry),
+			exact:     make(map[string][]*subState),
+			prefix:    make(map[string][]*subState),
+			events:    make(map[string]*eventEntry),
+			eventList: newSortedList(eventID),
 		}
 		s.orgs[id] = o
 	}
@@ -160,7 +162,7 @@ const (
 	statePending uint8 = iota
 	stateDelivered
 	stateDead
-	stateRemoved // deleted from the store; awaiting compaction of dlvOrder
+	stateRemoved // deleted from the store
 )
 
 // Where a delivery is queued.
@@ -252,7 +254,6 @@ type eventEntry struct {
 	ts      int64  // ev.Timestamp in Unix nanoseconds
 	pending int32  // how many of dlvs are pending
 	idx     int32  // index in Store.prunable, -1 when absent
-	removed bool
 }
 
 type pendingOps struct{}
@@ -444,17 +445,9 @@ func insertSorted[T any](items []T, x T, id func(T) string) []T {
 
 // find returns the delivery with the ID, nil if there is none.
 func (s *Store) find(id string) *dlv {
-	n := len(s.dlvOrder)
-	if n == 0 || s.dlvOrder[n-1].id < id {
-		return nil
-	}
-	if i, ok := slices.BinarySearchFunc(s.dlvOrder, id, cmpDlvID); ok {
-		return s.dlvOrder[i]
-	}
-	return nil
+	d, _ := s.dlvs.find(id)
+	return d
 }
-
-func cmpDlvID(d *dlv, id string) int { return strings.Compare(d.id, id) }
 
 // setLease gives d the lease l (0 for none), keeping byLease in step.
 func (s *Store) setLease(d *dlv, l uint64) {

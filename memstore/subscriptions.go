@@ -80,10 +80,10 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	delete(s.subs, id)
 	ss.cur = nil
 	s.requeue(ss) // leaves the due and leases heaps
-	removed := 0
 	for _, q := range [][]*dlv{ss.pending.items, ss.leased.items} {
 		for _, d := range q {
 			s.setLease(d, 0)
+			s.dlvs.remove(d, same)
 			e := d.ev
 			if i := slices.Index(e.dlvs, d); i >= 0 {
 				last := len(e.dlvs) - 1
@@ -93,13 +93,9 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 			}
 			s.addPending(e, -1)
 			d.state, d.where, d.hist = stateRemoved, inNone, nil
-			removed++
 		}
 	}
 	ss.pending.items, ss.leased.items = nil, nil
-	if removed > 0 {
-		s.dlvOrder = slices.DeleteFunc(s.dlvOrder, func(d *dlv) bool { return d.state == stateRemoved })
-	}
 	return nil
 }
 

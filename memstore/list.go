@@ -1,0 +1,141 @@
+package memstore
+
+import (
+	"slices"
+	"strings"
+)
+
+// chunkSize is the most entries of one chunk of a sortedList.
+const chunkSize = 512
+
+// sortedList holds records sorted by a string key in chunks of at most
+// chunkSize, so that it never copies more than a chunk to insert or delete,
+// and never a large array to grow: the store's lists of every delivery and
+// of an organization's events may hold millions, and are changed under the
+// store's lock. Appending a key greater than every other, the usual case
+// (IDs grow with time), fills the last chunk in place.
+type sortedList[T any] struct {
+	key    func(T) string
+	chunks [][]T // each non-empty and sorted; all of chunks[i] before chunks[i+1]
+	n      int
+}
+
+func newSortedList[T any](key func(T) string) sortedList[T] {
+	return sortedList[T]{key: key}
+}
+
+func (l *sortedList[T]) len() int { return l.n }
+
+// chunkFor returns the index of the first chunk whose last key is k or
+// more: the one that holds k or would. It is len(l.chunks) if none.
+func (l *sortedList[T]) chunkFor(k string) int {
+	i, _ := slices.BinarySearchFunc(l.chunks, k, func(c []T, k string) int {
+		return strings.Compare(l.key(c[len(c)-1]), k)
+	})
+	return i
+}
+
+// search returns the position of the first record whose key is k or more,
+// and whether its key is k. A position past the end has ci =
+// len(l.chunks).
+func (l *sortedList[T]) search(k string) (ci, i int, found bool) {
+	ci = l.chunkFor(k)
+	if ci == len(l.chunks) {
+		return ci, 0, false
+	}
+	c := l.chunks[ci]
+	i, found = slices.BinarySearchFunc(c, k, func(x T, k string) int { return strings.Compare(l.key(x), k) })
+	return ci, i, found
+}
+
+// find returns the record with key k.
+func (l *sortedList[T]) find(k string) (T, bool) {
+	if n := len(l.chunks); n > 0 {
+		last := l.chunks[n-1]
+		if l.key(last[len(last)-1]) < k {
+			var zero T
+			return zero, false // the usual miss: a new ID
+		}
+	}
+	ci, i, found := l.search(k)
+	if !found {
+		var zero T
+		return zero, false
+	}
+	return l.chunks[ci][i], true
+}
+
+// insert adds x, whose key must not be in the list.
+func (l *sortedList[T]) insert(x T) {
+	l.n++
+	k := l.key(x)
+	n := len(l.chunks)
+	if n == 0 || l.key(l.chunks[n-1][len(l.chunks[n-1])-1]) < k {
+		if n > 0 && len(l.chunks[n-1]) < chunkSize {
+			l.chunks[n-1] = append(l.chunks[n-1], x)
+			return
+		}
+		c := make([]T, 1, chunkSize)
+		c[0] = x
+		l.chunks = append(l.chunks, c)
+		return
+	}
+	ci, i, _ := l.search(k) // ci < n: the last chunk's last key is greater
+	c := l.chunks[ci]
+	if len(c) == chunkSize {
+		// Split the full chunk in two, and insert into the right half.
+		right := make([]T, len(c)-chunkSize/2, chunkSize)
+		copy(right, c[chunkSize/2:])
+		clear(c[chunkSize/2:])
+		c = c[:chunkSize/2]
+		l.chunks[ci] = c
+		l.chunks = slices.Insert(l.chunks, ci+1, right)
+		if i > len(c) {
+			ci, i, c = ci+1, i-len(c), right
+		}
+	}
+	l.chunks[ci] = slices.Insert(c, i, x)
+}
+
+// remove deletes x, if it is in the list.
+func (l *sortedList[T]) remove(x T, same func(a, b T) bool) {
+	ci, i, found := l.search(l.key(x))
+	if !found || !same(l.chunks[ci][i], x) {
+		return
+	}
+	l.n--
+	c := slices.Delete(l.chunks[ci], i, i+1)
+	if len(c) == 0 {
+		l.chunks = slices.Delete(l.chunks, ci, ci+1)
+		return
+	}
+	l.chunks[ci] = c
+}
+
+// page returns up to limit of the records that keep says to keep, from the
+// one after the key cursor on, and the cursor of the next page: the key
+// of the last one returned when another one would be kept after it, ""
+// otherwise.
+func (l *sortedList[T]) page(cursor string, limit int, keep func(T) bool) ([]T, string) {
+	ci, i := 0, 0
+	if cursor != "" {
+		var found bool
+		ci, i, found = l.search(cursor)
+		if found {
+			i++
+		}
+	}
+	var out []T
+	for ; ci < len(l.chunks); ci, i = ci+1, 0 {
+		for _, x := range l.chunks[ci][i:] {
+			if !keep(x) {
+				continue
+			}
+			if len(out) == limit {
+				return out, l.key(out[len(out)-1])
+			}
+			out = append(out, x)
+		}
+	}
+	return out, ""
+}
