@@ -89,14 +89,19 @@ func BenchmarkEnqueue(b *testing.B) {
 
 // BenchmarkClaimFinish claims one delivery and finishes it as delivered
 // with one attempt, from a queue of 10,000 pending deliveries over 100
-// subscriptions.
+// subscriptions, and from a backlog of 100,000 to one subscription.
 func BenchmarkClaimFinish(b *testing.B) {
-	s, subs := benchStore(b, 100)
+	b.Run("100-subscriptions", func(b *testing.B) { benchmarkClaimFinish(b, 100, 100) })
+	b.Run("1-subscription-100000-deep", func(b *testing.B) { benchmarkClaimFinish(b, 1, 100_000) })
+}
+
+func benchmarkClaimFinish(b *testing.B, fanOut, events int) {
+	s, subs := benchStore(b, fanOut)
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	n := 0
 	refill := func() {
-		for range 100 {
-			ev, ds := benchEvent(n, now, subs)
+		for range events {
+			ev, ds := benchEvent(n, now.Add(time.Duration(n)), subs)
 			n++
 			if _, err := s.Enqueue(b.Context(), ev, ds); err != nil {
 				b.Fatal(err)
@@ -104,12 +109,12 @@ func BenchmarkClaimFinish(b *testing.B) {
 		}
 	}
 	refill()
-	p := webhook.ClaimParams{Now: now, Limit: 1, Lease: time.Minute, MaxPerSubscription: 1}
+	p := webhook.ClaimParams{Now: now.Add(time.Hour), Limit: 1, Lease: time.Minute, MaxPerSubscription: 1}
 	outcome := []webhook.Outcome{{State: webhook.DeliveryDelivered, Attempt: &webhook.Attempt{Number: 1, StatusCode: 200}}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if i%10000 == 9999 {
+		if i%(fanOut*events) == fanOut*events-1 {
 			b.StopTimer()
 			refill()
 			b.StartTimer()

@@ -141,8 +141,8 @@ type subState struct {
 	// replaced, because Claim hands it out; nil once deleted.
 	cur *webhook.Subscription
 
-	pending pqueue[*dlv, pendingOps] // unleased pending deliveries by NextAttemptAt
-	leased  pqueue[*dlv, leasedOps]  // leased deliveries by LeasedUntil
+	pending pendingQueue            // unleased pending deliveries by NextAttemptAt
+	leased  pqueue[*dlv, leasedOps] // leased deliveries by LeasedUntil
 
 	dueIdx   int // index in Store.due, -1 when absent
 	leaseIdx int // index in Store.leases, -1 when absent
@@ -167,9 +167,10 @@ const (
 
 // Where a delivery is queued.
 const (
-	inNone    uint8 = iota // finished
-	inPending              // in its subscription's pending heap
-	inLeased               // in its subscription's leased heap
+	inNone        uint8 = iota // finished
+	inPending                  // in its subscription's pending heap
+	inPendingFIFO              // in its subscription's pending FIFO
+	inLeased                   // in its subscription's leased heap
 )
 
 // dlv is a stored delivery. It is kept small (96 bytes): a million of them
@@ -187,7 +188,7 @@ type dlv struct {
 	lease                               uint64 // 0 when none
 
 	attempts int32
-	idx      int32 // index in the heap named by where
+	idx      int32 // index in the heap or FIFO named by where
 	state    uint8
 	where    uint8
 }
@@ -313,8 +314,8 @@ func (s *Store) requeue(ss *subState) {
 // holds it. The caller requeues the subscription.
 func unqueue(d *dlv) {
 	switch d.where {
-	case inPending:
-		d.sub.pending.remove(int(d.idx))
+	case inPending, inPendingFIFO:
+		d.sub.pending.remove(d)
 	case inLeased:
 		d.sub.leased.remove(int(d.idx))
 	}

@@ -80,7 +80,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	delete(s.subs, id)
 	ss.cur = nil
 	s.requeue(ss) // leaves the due and leases heaps
-	for _, q := range [][]*dlv{ss.pending.items, ss.leased.items} {
+	for _, q := range [][]*dlv{ss.pending.all(), ss.leased.items} {
 		for _, d := range q {
 			s.setLease(d, 0)
 			s.dlvs.remove(d, same)
@@ -95,7 +95,8 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 			d.state, d.where, d.hist = stateRemoved, inNone, nil
 		}
 	}
-	ss.pending.items, ss.leased.items = nil, nil
+	ss.pending.reset()
+	ss.leased.items = nil
 	return nil
 }
 
