@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,17 +101,24 @@ func (s *httpSender) Send(ctx context.Context, r *Request) (Response, error) {
 	// the body is short and an endless body cannot hold the worker. Keep
 	// a little more than maxKeep until secrets are scrubbed, so that one
 	// straddling the cut is scrubbed whole.
-	secrets := echoedSecrets(r.Subscription)
-	keep := s.maxKeep
-	for _, sec := range secrets {
-		keep = max(keep, s.maxKeep+len(sec))
-	}
-	keep = int(min(int64(keep), s.maxRead))
-	var buf [512]byte
+	// The secrets are listed only for a body that has bytes: most answers
+	// have none.
+	var secrets []string
+	keep := -1
+	buf := readBufPool.Get().(*[512]byte)
+	defer readBufPool.Put(buf)
 	var kept []byte
 	var read int64
 	for read < s.maxRead {
 		n, rerr := resp.Body.Read(buf[:min(int64(len(buf)), s.maxRead-read)])
+		if n > 0 && keep < 0 {
+			secrets = echoedSecrets(r.Subscription)
+			keep = s.maxKeep
+			for _, sec := range secrets {
+				keep = max(keep, s.maxKeep+len(sec))
+			}
+			keep = int(min(int64(keep), s.maxRead))
+		}
 		if n > 0 && len(kept) < keep {
 			kept = append(kept, buf[:min(n, keep-len(kept))]...)
 		}
@@ -127,6 +135,9 @@ func (s *httpSender) Send(ctx context.Context, r *Request) (Response, error) {
 	}
 	return out, nil
 }
+
+// readBufPool holds the buffers httpSender reads responses through.
+var readBufPool = sync.Pool{New: func() any { return new([512]byte) }}
 
 // redactedText replaces secrets in a response body kept in the attempt
 // log.
