@@ -186,8 +186,8 @@ func run() ([]row, error) {
 				ratios = append(ratios, e/c)
 				cpuRatios = append(cpuRatios, float64(cc)/float64(ec))
 			}
-			fmt.Fprintf(os.Stderr, "round %d: ceiling %.0f req/s (CPU %v each), end to end %.0f deliveries/s (CPU %v each; %s)\n",
-				round+1, c, cc.Round(100*time.Nanosecond), e, ec.Round(100*time.Nanosecond), lastBatching)
+			fmt.Fprintf(os.Stderr, "round %d: ceiling %.0f req/s (CPU %v each), end to end %.0f deliveries/s (CPU %v, %.2f page faults each; %s)\n",
+				round+1, c, cc.Round(100*time.Nanosecond), e, ec.Round(100*time.Nanosecond), lastFaults, lastBatching)
 		}
 	}
 	ceiling, e2e := median(ceilings), median(e2es)
@@ -272,6 +272,10 @@ func run() ([]row, error) {
 // bareLoop or endToEnd run: on a machine shared with other work it varies
 // less than the rates do.
 var lastCPU time.Duration
+
+// lastFaults is the minor page faults per delivery of the latest endToEnd
+// run.
+var lastFaults float64
 
 // lastBatching describes the Claim and Finish batches of the latest
 // end-to-end run.
@@ -390,7 +394,8 @@ func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 	base := rcv.count.Load()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu := processCPU()
+	cpu, faults := processCPU(), minorFaults()
+	defer func() { lastFaults = float64(minorFaults()-faults) / float64(n) }()
 	start := time.Now()
 	for range n {
 		if _, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org", Data: body1K}); err != nil {
@@ -516,6 +521,11 @@ func fanOut10k() (time.Duration, error) {
 		}
 	}
 	var times []time.Duration
+	cpu, faults := processCPU(), minorFaults()
+	defer func() {
+		fmt.Fprintf(os.Stderr, "fan-out: %v of CPU and %d minor page faults per Dispatch\n",
+			((processCPU() - cpu) / 7).Round(10*time.Microsecond), (minorFaults()-faults)/7)
+	}()
 	for range 7 {
 		start := time.Now()
 		res, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org", Data: body1K})
