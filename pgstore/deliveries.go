@@ -137,7 +137,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 			sql, args = s.q.claimCapped, append(args, p.MaxPerSubscription, scan)
 		}
 		start := time.Now()
-		if err := s.guarded(ctx, planGuard, sql, args, c.scan); err != nil {
+		if err := s.guarded(ctx, queueGuard, sql, args, c.scan); err != nil {
 			return nil, dbError("claim", err)
 		}
 		if len(c.out) < p.Limit && time.Since(start) >= congestedClaim {
@@ -157,7 +157,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		}
 		args := []any{p.Now, until, p.Limit, exclude, perSub}
 		start := time.Now()
-		if err := s.guarded(ctx, planGuard, s.q.claimBySubscription, args, c.scan); err != nil {
+		if err := s.guarded(ctx, queueGuard, s.q.claimBySubscription, args, c.scan); err != nil {
 			return nil, dbError("claim", err)
 		}
 		if time.Since(start) >= congestedClaim {
@@ -201,6 +201,17 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 const planGuard = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
   set_config('enable_material', 'off', true), set_config('jit', 'off', true)`
+
+// queueGuard is planGuard for Claim and Finish, whose commits also need
+// not wait for the write-ahead log to reach disk (synchronous_commit off
+// for their transaction only). A crash can lose the last few of those
+// commits, which only undoes them: a lost claim leaves its deliveries
+// pending and its leases unknown, so the workers' outcomes for them no
+// longer apply and they are delivered again; a lost finish leaves its
+// deliveries leased until their lease expires, and they are delivered
+// again. Delivery stays at least once. Enqueue keeps the server's
+// setting: a nil from Dispatch means the event is durable.
+const queueGuard = planGuard + `, set_config('synchronous_commit', 'off', true)`
 
 // guarded runs a query under a plan guard and hands its rows to fn, in one
 // round trip: BEGIN, the guard, the query and COMMIT are sent together.
@@ -287,7 +298,7 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		aNumber, aCode, aAt, aDuration, aBody = []int32{}, []int32{}, []time.Time{}, []int64{}, [][]byte{}
 	}
 	var claimable bool
-	err := s.guardedRow(ctx, planGuard, s.q.finish, []any{now,
+	err := s.guardedRow(ctx, queueGuard, s.q.finish, []any{now,
 		ids, leases, states, due, counted, numbers, codes, errs,
 		aDelivery, aEvent, aSub, aNumber, aAt, aDuration, aCode, aBody, aErr, aOutcome,
 	}, &claimable)

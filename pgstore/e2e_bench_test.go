@@ -78,6 +78,7 @@ func benchmarkDispatch(b *testing.B, s webhook.Store) {
 		}()
 	}
 	wg.Wait()
+	b.ReportMetric(float64(want.Load())/b.Elapsed().Seconds(), "enqueued/s")
 	select {
 	case <-all:
 	case <-time.After(5 * time.Minute):

@@ -170,7 +170,7 @@ SELECT count(*) FROM x`,
 		// due order, skipping rows other claims hold locked, and lease the
 		// first $3. $1 now, $2 leased until, $4 excluded subscriptions.
 		claim: `WITH picked AS MATERIALIZED (
-  SELECT d.id FROM {{schema}}.deliveries d
+  SELECT d.ctid FROM {{schema}}.deliveries d
   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
     AND d.subscription_id <> ALL($4::text[])
@@ -203,7 +203,7 @@ SELECT count(*) FROM x`,
 ), chosen AS (
   SELECT id FROM ranked WHERE rn <= $5 ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
-  SELECT d.id FROM {{schema}}.deliveries d
+  SELECT d.ctid FROM {{schema}}.deliveries d
   WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
     AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
@@ -240,7 +240,7 @@ SELECT count(*) FROM x`,
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
-  SELECT d.id FROM {{schema}}.deliveries d
+  SELECT d.ctid FROM {{schema}}.deliveries d
   WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
     AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
     AND (d.leased_until IS NULL OR d.leased_until <= $1)
@@ -250,7 +250,8 @@ SELECT count(*) FROM x`,
 		// Finish applies a batch of outcomes in one statement. o: the
 		// outcomes ($2 to $9); a: the attempts to log ($10 to $19). An
 		// outcome applies only while its lease is held; its attempt is
-		// logged regardless, if the delivery still exists. It returns
+		// logged regardless, if the delivery still exists (known without
+		// another index descent for the deliveries it updated). It returns
 		// whether a delivery became claimable (a release, or a retry
 		// already due), to wake the other processes.
 		finish: `WITH o AS (
@@ -270,7 +271,7 @@ SELECT count(*) FROM x`,
     updated_at = $1
   FROM o
   WHERE d.id = o.id AND d.lease IS NOT NULL AND d.lease::text = o.lease
-  RETURNING d.state, d.next_attempt_at
+  RETURNING d.id, d.state, d.next_attempt_at
 ), a AS (
   INSERT INTO {{schema}}.attempts
     (delivery_id, event_id, subscription_id, number, at, duration_ns, status_code,
@@ -279,7 +280,8 @@ SELECT count(*) FROM x`,
                          $15::bigint[], $16::int[], $17::bytea[], $18::text[], $19::text[])
     AS a(delivery_id, event_id, subscription_id, number, at, duration_ns, status_code,
          response_body, error, outcome)
-  WHERE EXISTS (SELECT 1 FROM {{schema}}.deliveries x WHERE x.id = a.delivery_id)
+  WHERE a.delivery_id IN (SELECT u.id FROM u)
+     OR EXISTS (SELECT 1 FROM {{schema}}.deliveries x WHERE x.id = a.delivery_id)
   ORDER BY a.at
 )
 SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1)`,
@@ -366,12 +368,14 @@ const deliveryColumns = `d.id, d.org_id, d.event_id, d.subscription_id, d.state,
 
 // claimUpdate leases the picked deliveries and returns them with their
 // events and the version of their subscriptions ($2: leased until). The
-// picked IDs are one array, looked up in the primary key: no join order
-// for the planner to get wrong.
+// picked rows are one array of their physical addresses (ctid), which the
+// update reaches with a TID scan: no second descent of the primary key,
+// and no join order for the planner to get wrong. The addresses are those
+// of the versions picked locked, so they cannot move before the update.
 const claimUpdate = `
 UPDATE {{schema}}.deliveries d
 SET lease = gen_random_uuid(), leased_until = $2
 FROM {{schema}}.events e, {{schema}}.subscriptions s
-WHERE d.id = ANY (ARRAY(SELECT id FROM picked))
+WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM picked))
   AND e.org_id = d.org_id AND e.id = d.event_id AND s.id = d.subscription_id
 RETURNING ` + deliveryColumns + `, ` + eventColumns + `, s.version`
