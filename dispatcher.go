@@ -155,6 +155,8 @@ type Config struct {
 
 // AttemptInfo describes one attempt to a Config.Observer.
 type AttemptInfo struct {
+	// EventID, EventType, OrganizationID, SubscriptionID and DeliveryID
+	// say what was attempted.
 	EventID        string
 	EventType      string
 	OrganizationID string

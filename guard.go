@@ -35,6 +35,7 @@ type AddressError struct {
 	Reason string
 }
 
+// Error says which host and address were refused, and why.
 func (e *AddressError) Error() string {
 	var b strings.Builder
 	b.WriteString(ErrAddressNotAllowed.Error())

@@ -148,12 +148,14 @@ func orDefault[T comparable](v, def T) T {
 // one (through Permanent) for an attempt that can never succeed; the
 // default policy then marks the delivery dead at once.
 type PermanentError struct {
+	// Err is the failure.
 	Err error
 }
 
 // Permanent wraps err in a *PermanentError.
 func Permanent(err error) error { return &PermanentError{Err: err} }
 
+// Error is Err's message, marked permanent.
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 
 // Unwrap returns Err.
@@ -166,6 +168,7 @@ type StatusError struct {
 	StatusCode int
 }
 
+// Error names the status received.
 func (e *StatusError) Error() string {
 	return "endpoint answered " + strconv.Itoa(e.StatusCode) + " " + http.StatusText(e.StatusCode)
 }

@@ -201,11 +201,15 @@ func cleanURLError(err error) error {
 // SendError is a failed HTTP attempt: the request did not get an answer.
 // Its URL is redacted of credentials and query values.
 type SendError struct {
-	Op  string
+	// Op is the HTTP method.
+	Op string
+	// URL is the endpoint, redacted.
 	URL string
+	// Err is why no answer came.
 	Err error
 }
 
+// Error is Op, URL and Err's message.
 func (e *SendError) Error() string { return e.Op + " " + e.URL + ": " + e.Err.Error() }
 
 // Unwrap returns Err.

@@ -147,7 +147,9 @@ type PreviousSecret struct {
 
 // BasicAuth is HTTP basic authentication sent to an endpoint.
 type BasicAuth struct {
+	// Username is sent in the clear (base64); it may not contain ':'.
 	Username string
+	// Password never appears in logs, errors or fmt output.
 	Password string
 }
 

@@ -105,6 +105,7 @@ type ValidationError struct {
 	Reason string
 }
 
+// Error names the kind of input, the field and the reason.
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("%v: %s: %s", e.Kind, e.Field, e.Reason)
 }
