@@ -59,12 +59,18 @@ func (f *benchFixture) fill(b *testing.B, deliveries int) {
 }
 
 // BenchmarkClaimFinish measures the queue's round trip as a dispatcher
-// drives it: claim 64 due deliveries, then finish the 64 (delivered, with
-// an attempt logged each) in one batch.
+// drives it: claim a batch of due deliveries (64, as many as the default
+// number of workers, or fewer or more to show what a statement costs
+// beside its rows), then finish the batch (delivered, with an attempt
+// logged each) in one call.
 func BenchmarkClaimFinish(b *testing.B) {
-	for _, maxPer := range []int{0, 16} {
-		b.Run(fmt.Sprintf("MaxPerSubscription=%d", maxPer), func(b *testing.B) {
-			const batch = 64
+	for _, c := range []struct{ batch, maxPer int }{{64, 0}, {64, 16}, {16, 0}, {256, 0}} {
+		name := fmt.Sprintf("MaxPerSubscription=%d", c.maxPer)
+		if c.batch != 64 {
+			name = fmt.Sprintf("batch=%d/%s", c.batch, name)
+		}
+		batch, maxPer := c.batch, c.maxPer
+		b.Run(name, func(b *testing.B) {
 			f := newBenchFixture(b, 16)
 			f.fill(b, 2*b.N*batch) // twice what is claimed, so the cap never starves a claim
 			ctx := context.Background()

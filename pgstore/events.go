@@ -74,6 +74,29 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 		attempts[i], codes[i], errs[i] = int32(d.Attempts), int32(d.LastStatusCode), pgText(d.LastError)
 		due[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
 	}
+	// distinct: the deliveries are of this event, each to another
+	// subscription, so that if the event is new none of them can exist.
+	distinct := true
+	var seen map[string]struct{} // subscriptions and IDs, for large fan-outs
+	if n > 16 {
+		seen = make(map[string]struct{}, 2*n)
+	}
+	for i := 0; i < n && distinct; i++ {
+		if events[i] != ev.ID || orgs[i] != ev.OrganizationID {
+			distinct = false
+		} else if seen != nil {
+			_, dupSub := seen["s"+subs[i]]
+			_, dupID := seen["d"+ids[i]]
+			seen["s"+subs[i]], seen["d"+ids[i]] = struct{}{}, struct{}{}
+			distinct = !dupSub && !dupID
+		} else {
+			for j := range i {
+				if subs[j] == subs[i] || ids[j] == ids[i] {
+					distinct = false
+				}
+			}
+		}
+	}
 	_, offset := ev.Timestamp.Zone()
 	var (
 		count int
@@ -82,7 +105,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 	err := q.QueryRow(ctx, s.q.enqueue,
 		ev.OrganizationID, ev.ID, ev.Type, ev.Timestamp, offset, []byte(ev.Data),
 		ids, orgs, events, subs, attempts, due, codes, errs, created, updated,
-		s.channel, "", inTx,
+		s.channel, "", inTx, distinct,
 	).Scan(&count, &woke)
 	if err != nil {
 		return 0, dbError("enqueue", err)

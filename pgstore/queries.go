@@ -118,25 +118,41 @@ SELECT trip FROM u`,
 		// their event and subscription already have one). With $19, a
 		// wake-up is sent on commit when any delivery was created (in a
 		// host's transaction); otherwise the store sends it afterwards.
+		// When the event is new and the call's deliveries are distinct
+		// pairs of it ($20, checked by the caller), none of them can
+		// exist: dn inserts them plainly, without the pre-check of both
+		// unique indexes and the extra WAL record per row that ON CONFLICT
+		// costs. Otherwise dc inserts them with ON CONFLICT DO NOTHING.
 		enqueue: `WITH e AS (
   INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data)
   VALUES ($1, $2, $3, $4, $5, $6)
   ON CONFLICT DO NOTHING
-), d AS (
+  RETURNING 1
+), u AS (
+  SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::timestamptz[],
+                       $13::int[], $14::text[], $15::timestamptz[], $16::timestamptz[])
+    AS u(id, org_id, event_id, subscription_id, attempts, next_attempt_at,
+         last_status_code, last_error, created_at, updated_at)
+), dn AS (
   INSERT INTO {{schema}}.deliveries
     (id, org_id, event_id, subscription_id, state, attempts, next_attempt_at,
      last_status_code, last_error, created_at, updated_at)
   SELECT u.id, u.org_id, u.event_id, u.subscription_id, 'pending', u.attempts, u.next_attempt_at,
          u.last_status_code, u.last_error, u.created_at, u.updated_at
-  FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::timestamptz[],
-              $13::int[], $14::text[], $15::timestamptz[], $16::timestamptz[])
-    AS u(id, org_id, event_id, subscription_id, attempts, next_attempt_at,
-         last_status_code, last_error, created_at, updated_at)
+  FROM u WHERE $20::bool AND EXISTS (SELECT 1 FROM e)
+  RETURNING 1
+), dc AS (
+  INSERT INTO {{schema}}.deliveries
+    (id, org_id, event_id, subscription_id, state, attempts, next_attempt_at,
+     last_status_code, last_error, created_at, updated_at)
+  SELECT u.id, u.org_id, u.event_id, u.subscription_id, 'pending', u.attempts, u.next_attempt_at,
+         u.last_status_code, u.last_error, u.created_at, u.updated_at
+  FROM u WHERE NOT ($20::bool AND EXISTS (SELECT 1 FROM e))
   ON CONFLICT DO NOTHING
   RETURNING 1
 )
 SELECT c.n, CASE WHEN c.n > 0 AND $19 THEN (SELECT 1 FROM pg_notify($17, $18)) END
-FROM (SELECT count(*) AS n FROM d) c`,
+FROM (SELECT (SELECT count(*) FROM dn) + (SELECT count(*) FROM dc) AS n) c`,
 
 		getEvent: `SELECT ` + eventColumns + ` FROM {{schema}}.events e WHERE e.org_id = $1 AND e.id = $2`,
 
