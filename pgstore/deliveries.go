@@ -239,7 +239,10 @@ func (s *Store) guardedRow(ctx context.Context, guard, sql string, args []any, d
 }
 
 // Finish applies a batch of outcomes in one statement, hence one round trip
-// and one transaction; see webhook.Store and webhook.Outcome.
+// and one transaction; see webhook.Store and webhook.Outcome. Its commit,
+// like a claim's, does not wait for the disk (see queueGuard): a crash may
+// undo the last finishes, whose deliveries are then delivered again when
+// their leases expire.
 func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Outcome) error {
 	if len(outcomes) == 0 {
 		return nil
