@@ -2,14 +2,16 @@
 // scenarios in one run so that a shared, noisy machine affects them alike,
 // and prints one table.
 //
-//	go run ./internal/bench            # about a minute
+//	go run ./internal/bench            # 30 s quiet, up to 2 min on a busy machine
 //	go run ./internal/bench -n 20000   # shorter, noisier
 //	go run ./internal/bench -only e2e -cpuprofile cpu.out
 //
 // The ceiling and the end-to-end figure are measured in alternating
 // rounds (-rounds, after a warm-up of the bare loop), and each is the
 // median of its rounds, so that a burst of load from elsewhere on the
-// machine does not land on one of them only.
+// machine does not land on one of them only. Per-round figures (CPU and
+// minor page faults per request, Claim and Finish batch sizes) and the
+// latency distributions go to standard error.
 package main
 
 import (
