@@ -457,7 +457,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, ev Event) (DispatchResult, er
 	return d.DispatchWith(ctx, ev, d.store.Enqueue)
 }
 
-// EnqueueFunc stores an event and its deliveries as Store.Enqueue does.
+// EnqueueFunc stores an event and its deliveries as Store.Enqueue does,
+// copying what it keeps: the dispatcher reuses the deliveries' memory once
+// it returns.
 type EnqueueFunc func(ctx context.Context, ev *Event, deliveries []*Delivery) (int, error)
 
 // DispatchWith is Dispatch with the final write done by enqueue instead of
