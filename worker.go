@@ -45,9 +45,16 @@ func (d *Dispatcher) claimLoop() {
 		}
 		now := d.clock.Now()
 		exclude := d.excluded()
+		// A cap no larger than the claim cannot bind: leave it out, so the
+		// Store may take its simpler, uncapped path (admit still enforces
+		// the cap across claims).
+		perSub := d.cfg.MaxPerSubscription
+		if free <= perSub {
+			perSub = 0
+		}
 		claimed, err := d.store.Claim(d.runCtx, ClaimParams{
 			Now: now, Limit: free, Lease: d.cfg.Lease,
-			MaxPerSubscription: d.cfg.MaxPerSubscription, Exclude: exclude,
+			MaxPerSubscription: perSub, Exclude: exclude,
 		})
 		if err != nil {
 			if d.runCtx.Err() != nil {
