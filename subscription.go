@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +153,22 @@ type BasicAuth struct {
 	Username string
 	// Password never appears in logs, errors or fmt output.
 	Password string
+}
+
+// Clone returns a deep copy of the subscription: a Store keeps or returns
+// one so that no caller shares its slices and maps.
+func (s *Subscription) Clone() *Subscription {
+	c := *s
+	c.Events = slices.Clone(s.Events)
+	c.PreviousSecrets = slices.Clone(s.PreviousSecrets)
+	if s.BasicAuth != nil {
+		b := *s.BasicAuth
+		c.BasicAuth = &b
+	}
+	c.Headers = maps.Clone(s.Headers)
+	c.CustomParameters = maps.Clone(s.CustomParameters)
+	c.Properties = maps.Clone(s.Properties)
+	return &c
 }
 
 // NewSecret returns a new random secret: "whsec_" and the base64 of 32

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -276,25 +274,10 @@ func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string)
 		// against patterns stored without validation. A subscription
 		// deleted since the first query is left out.
 		if sub := subs[id]; sub != nil && sub.State == webhook.StateActive && sub.Matches(eventType) {
-			out = append(out, cloneSubscription(sub))
+			out = append(out, sub.Clone())
 		}
 	}
 	return out, nil
-}
-
-// cloneSubscription returns a deep copy of sub.
-func cloneSubscription(sub *webhook.Subscription) *webhook.Subscription {
-	c := *sub
-	c.Events = slices.Clone(sub.Events)
-	c.PreviousSecrets = slices.Clone(sub.PreviousSecrets)
-	if sub.BasicAuth != nil {
-		b := *sub.BasicAuth
-		c.BasicAuth = &b
-	}
-	c.Headers = maps.Clone(sub.Headers)
-	c.CustomParameters = maps.Clone(sub.CustomParameters)
-	c.Properties = maps.Clone(sub.Properties)
-	return &c
 }
 
 // SetSubscriptionState sets the state of a subscription and its UpdatedAt;

@@ -134,7 +134,7 @@ func testClaimCurrentSubscription(t *testing.T, e *env) {
 	d2 := e.enqueueOne(t, s, e.at(time.Second))
 	require.Equal(t, s.URL, e.claimOne(t, e.now, d1).Subscription.URL)
 
-	u := cloneSubscription(s)
+	u := s.Clone()
 	u.URL = "https://moved.example.com/hook"
 	u.Headers = map[string]string{"X-New": "1"}
 	require.NoError(t, e.store.UpdateSubscription(t.Context(), u))

@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"maps"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -95,21 +93,6 @@ func requireSameSubscription(t *testing.T, want, got *webhook.Subscription) {
 	require.Equal(t, want.UpdatedBy, got.UpdatedBy, "UpdatedBy")
 }
 
-// cloneSubscription returns a deep copy of s.
-func cloneSubscription(s *webhook.Subscription) *webhook.Subscription {
-	c := *s
-	c.Events = slices.Clone(s.Events)
-	c.PreviousSecrets = slices.Clone(s.PreviousSecrets)
-	if s.BasicAuth != nil {
-		b := *s.BasicAuth
-		c.BasicAuth = &b
-	}
-	c.Headers = maps.Clone(s.Headers)
-	c.CustomParameters = maps.Clone(s.CustomParameters)
-	c.Properties = maps.Clone(s.Properties)
-	return &c
-}
-
 func requireSameMap(t *testing.T, want, got map[string]string, field string) {
 	t.Helper()
 	if len(want) == 0 {
@@ -152,7 +135,7 @@ func testGetMissingSubscription(t *testing.T, e *env) {
 
 func testSubscriptionCopies(t *testing.T, e *env) {
 	in := e.fullSubscription()
-	want := cloneSubscription(in)
+	want := in.Clone()
 	require.NoError(t, e.store.CreateSubscription(t.Context(), in))
 
 	// Changing the caller's record after the call changes nothing stored.
