@@ -94,15 +94,6 @@ func (b *bundle) dispatch(ev webhook.Event) webhook.DispatchResult {
 	return res
 }
 
-// delivery returns the only delivery of the subscription.
-func (b *bundle) delivery(subID string) *webhook.Delivery {
-	b.t.Helper()
-	ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{SubscriptionID: subID})
-	require.NoError(b.t, err)
-	require.Len(b.t, ds, 1)
-	return ds[0]
-}
-
 // waitAttempts waits until the subscription's only delivery has made n
 // attempts and their outcome is stored, and returns it.
 func (b *bundle) waitAttempts(subID string, n int) *webhook.Delivery {

@@ -75,7 +75,9 @@
 // the Store skips a subscription at that cap when claiming, so a slow or
 // hanging endpoint never holds up the others. Every attempt has a timeout,
 // redirects are not followed, and at most a few KiB of each response is
-// read.
+// read. Subscription URLs that resolve to loopback, private, link-local or
+// metadata addresses are refused when saved and again at dial time, unless
+// [Config.AllowPrivateNetworks] or [Config.AllowedNetworks] say otherwise.
 //
 // # Testing
 //
