@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -73,86 +74,142 @@ const SecretPrefix = "whsec_"
 // Create, update and re-activate subscriptions through the Dispatcher, which
 // validates them and fills in defaults; fmt and slog output of a
 // Subscription never shows its secrets or password.
+//
+// # JSON
+//
+// The JSON form uses the names a management API's clients expect: id,
+// organizationId, name, url, events, contentType, format, secret,
+// previousSecrets, basicAuth, headers, customParameters, properties,
+// state, type, errorsEmail, consecutiveFailures, createdAt, updatedAt,
+// createdBy and updatedBy (times in RFC 3339; optional fields left out
+// when empty). A *ValidationError names a bad field by these names.
+//
+// Secrets and passwords are write-only: json.Unmarshal accepts secret,
+// previousSecrets[].secret and basicAuth.password (a client may choose its
+// own on create), but json.Marshal never writes them, see MarshalJSON.
+// The secret is shown only in the explicit result of create, rotate or
+// reveal: the Go value holds it (the *Subscription CreateSubscription
+// filled in, the one RotateSecret returns, the one GetSubscription
+// returns), and a management API or portal that shows it must copy it
+// into its own answer, for those operations only.
 type Subscription struct {
 	// ID identifies the subscription. Generated ("sub_" and 26
 	// characters) when empty at creation.
-	ID string
+	ID string `json:"id,omitempty"`
 	// OrganizationID is the tenant; the subscription receives only the
 	// events of this organization. Required.
-	OrganizationID string
+	OrganizationID string `json:"organizationId"`
 	// Name is a label for people; it need not be unique.
-	Name string
+	Name string `json:"name,omitempty"`
 	// URL is the endpoint that receives the HTTP POSTs (for TypeWebhook):
 	// http or https, with a host and no credentials, and an address the
 	// dispatcher's guard allows. For another Type it names that sender's
 	// target in its own terms (SuperOffice's crmscript: a script ID).
 	// Required.
-	URL string
+	URL string `json:"url"`
 	// Events lists the event types the subscription wants: exact names
 	// ("contact.created"), prefixes ending in ".*" ("contact.*" matches
 	// "contact.created" and "contact.address.changed"), or "*" for all.
 	// At least one is required.
-	Events []string
+	Events []string `json:"events"`
 	// ContentType is ContentTypeJSON or ContentTypeForm. Defaults to
 	// ContentTypeJSON.
-	ContentType string
+	ContentType string `json:"contentType,omitempty"`
 	// Format names the body format, registered in Config.Formats.
 	// Defaults to FormatEnvelope.
-	Format string
+	Format string `json:"format,omitempty"`
 	// Secret signs every request (HMAC-SHA256, Standard Webhooks): "whsec_"
 	// followed by the base64 of 24 to 64 random bytes. Generated when
-	// empty at creation.
-	Secret string
+	// empty at creation. Write-only in JSON: never marshalled.
+	Secret string `json:"secret,omitempty"`
 	// PreviousSecrets are earlier secrets that keep signing beside Secret
 	// until they expire, so a receiver can roll its configuration over.
-	PreviousSecrets []PreviousSecret
+	PreviousSecrets []PreviousSecret `json:"previousSecrets,omitempty"`
 	// BasicAuth, when set, is sent as HTTP basic authentication.
-	BasicAuth *BasicAuth
+	BasicAuth *BasicAuth `json:"basicAuth,omitempty"`
 	// Headers are extra HTTP headers sent with every request. They cannot
 	// set the signature, content or hop-by-hop headers.
-	Headers map[string]string
+	Headers map[string]string `json:"headers,omitempty"`
 	// CustomParameters are name/value pairs sent in every body (the
 	// Envelope's customParameters).
-	CustomParameters map[string]string
+	CustomParameters map[string]string `json:"customParameters,omitempty"`
 	// Properties are injected as extra top-level keys of the Envelope
 	// body; they never replace its standard keys, and a key equal to one
 	// of them ignoring case is refused.
-	Properties map[string]string
+	Properties map[string]string `json:"properties,omitempty"`
 	// State says whether the subscription receives events. Defaults to
 	// StateActive at creation.
-	State State
+	State State `json:"state,omitempty"`
 	// Type selects the Sender that delivers: TypeWebhook (HTTP POST, the
 	// default) or a type registered in Config.Senders.
-	Type string
+	Type string `json:"type,omitempty"`
 	// ErrorsEmail is told, through the Notifier, when the state turns to
 	// StateTooManyErrors. Optional.
-	ErrorsEmail string
+	ErrorsEmail string `json:"errorsEmail,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
-	ConsecutiveFailures int
+	ConsecutiveFailures int `json:"consecutiveFailures"`
 	// CreatedAt, UpdatedAt, CreatedBy and UpdatedBy record who registered
 	// and last changed the subscription, and when. The times are set by
 	// the Dispatcher; the names are the host's.
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	CreatedBy string
-	UpdatedBy string
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt,omitzero"`
+	CreatedBy string    `json:"createdBy,omitempty"`
+	UpdatedBy string    `json:"updatedBy,omitempty"`
 }
 
-// PreviousSecret is a secret being rotated out.
+// PreviousSecret is a secret being rotated out. Its JSON form is
+// {"secret", "expiresAt"}; the secret is write-only (see MarshalJSON).
 type PreviousSecret struct {
 	// Secret is the old secret, in the same form as Subscription.Secret.
-	Secret string
+	// Write-only in JSON: never marshalled.
+	Secret string `json:"secret,omitempty"`
 	// ExpiresAt is when it stops signing.
-	ExpiresAt time.Time
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// BasicAuth is HTTP basic authentication sent to an endpoint.
+// BasicAuth is HTTP basic authentication sent to an endpoint. Its JSON
+// form is {"username", "password"}; the password is write-only (see
+// MarshalJSON).
 type BasicAuth struct {
 	// Username is sent in the clear (base64); it may not contain ':'.
-	Username string
-	// Password never appears in logs, errors or fmt output.
-	Password string
+	Username string `json:"username"`
+	// Password never appears in logs, errors, fmt or JSON output.
+	Password string `json:"password,omitempty"`
+}
+
+// The JSON forms without the methods, for MarshalJSON.
+type (
+	subscriptionJSON   Subscription
+	previousSecretJSON PreviousSecret
+	basicAuthJSON      BasicAuth
+)
+
+// MarshalJSON writes the subscription's JSON form without its secrets or
+// password: the secret key is left out, and PreviousSecrets and BasicAuth
+// marshal without theirs. s itself is not changed. json.Unmarshal does
+// accept them.
+//
+// A struct that embeds a Subscription inherits this method, and so
+// marshals as the subscription alone; hold it in a named field to marshal
+// fields beside it.
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	s.Secret = ""
+	return json.Marshal(subscriptionJSON(s))
+}
+
+// MarshalJSON writes {"expiresAt"} without the secret; p itself is not
+// changed. json.Unmarshal does accept the secret.
+func (p PreviousSecret) MarshalJSON() ([]byte, error) {
+	p.Secret = ""
+	return json.Marshal(previousSecretJSON(p))
+}
+
+// MarshalJSON writes {"username"} without the password; b itself is not
+// changed. json.Unmarshal does accept the password.
+func (b BasicAuth) MarshalJSON() ([]byte, error) {
+	b.Password = ""
+	return json.Marshal(basicAuthJSON(b))
 }
 
 // Clone returns a deep copy of the subscription: a Store keeps or returns
