@@ -559,22 +559,22 @@ func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
 	}
 	lim := &d.cfg.Limits
 	if !validEventType(ev.Type, lim.MaxEventTypeLength) {
-		return bad("Type", "%q is not dot-separated segments of letters, digits, '_' and '-', at most %d bytes", truncate(ev.Type, 64), lim.MaxEventTypeLength)
+		return bad("type", "%q is not dot-separated segments of letters, digits, '_' and '-', at most %d bytes", truncate(ev.Type, 64), lim.MaxEventTypeLength)
 	}
 	if ev.OrganizationID == "" {
-		return bad("OrganizationID", "is required")
+		return bad("organizationId", "is required")
 	}
 	if len(ev.OrganizationID) > lim.MaxNameLength || !printable(ev.OrganizationID) {
-		return bad("OrganizationID", "must be at most %d printable bytes", lim.MaxNameLength)
+		return bad("organizationId", "must be at most %d printable bytes", lim.MaxNameLength)
 	}
 	if len(ev.ID) > lim.MaxNameLength || !printable(ev.ID) {
-		return bad("ID", "must be at most %d printable bytes", lim.MaxNameLength)
+		return bad("id", "must be at most %d printable bytes", lim.MaxNameLength)
 	}
 	if len(ev.Data) > d.cfg.MaxDataBytes {
-		return bad("Data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
+		return bad("data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
 	}
 	if len(ev.Data) > 0 && !jsonvalid.Valid(ev.Data) { // as json.Valid, faster
-		return bad("Data", "is not valid JSON")
+		return bad("data", "is not valid JSON")
 	}
 	if ev.ID == "" {
 		ev.ID = ids.New("evt_", now)
@@ -674,29 +674,41 @@ func (d *Dispatcher) validateSubscription(s *Subscription) error {
 		}
 	}
 	if s.Format != "" && d.formats[s.Format] == nil {
-		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Format", Reason: fmt.Sprintf("%q: %v", truncate(s.Format, 64), ErrUnknownFormat)}
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "format", Err: ErrUnknownFormat,
+			Reason: fmt.Sprintf("%q is not a known format", truncate(s.Format, 64)),
+			Hint:   "formats are registered in Config.Formats"}
 	}
 	if s.Type != "" && d.senders[s.Type] == nil {
-		return &ValidationError{Kind: ErrInvalidSubscription, Field: "Type", Reason: fmt.Sprintf("%q: %v", truncate(s.Type, 64), ErrUnknownType)}
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "type", Err: ErrUnknownType,
+			Reason: fmt.Sprintf("%q is not a known type", truncate(s.Type, 64)),
+			Hint:   "types other than webhook are registered in Config.Senders"}
 	}
 	return nil
 }
 
 // checkTarget applies the address policy to a subscription URL that
 // passed validateURL: HTTPSOnly, and the guard on a literal IP or a
-// localhost name. Host names are checked again at dial time.
+// localhost name. Host names are checked again at dial time. A refusal is
+// a *ValidationError whose cause is an *AddressError, so errors.Is(err,
+// ErrAddressNotAllowed) holds.
 func (d *Dispatcher) checkTarget(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return invalid(ErrInvalidSubscription, "URL", "does not parse")
+		return invalid(ErrInvalidSubscription, "url", "does not parse")
 	}
 	if d.cfg.HTTPSOnly && u.Scheme != "https" {
-		return invalid(ErrInvalidSubscription, "URL", "scheme must be https (Config.HTTPSOnly)")
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "url",
+			Reason: "scheme must be https",
+			Hint:   "Config.HTTPSOnly",
+			Err:    &AddressError{Host: u.Hostname(), Reason: "only https is allowed"}}
 	}
 	if err := d.addrGuard.checkHost(u.Hostname()); err != nil {
-		var ae *AddressError
+		ae := &AddressError{Host: u.Hostname(), Reason: "not allowed"}
 		errors.As(err, &ae)
-		return invalid(ErrInvalidSubscription, "URL", "%s is not allowed: %s (see Config.AllowPrivateNetworks and Config.AllowedNetworks)", truncate(u.Hostname(), 64), ae.Reason)
+		return &ValidationError{Kind: ErrInvalidSubscription, Field: "url",
+			Reason: fmt.Sprintf("%s is not allowed: %s", truncate(u.Hostname(), 64), ae.Reason),
+			Hint:   "see Config.AllowPrivateNetworks and Config.AllowedNetworks",
+			Err:    ae}
 	}
 	return nil
 }

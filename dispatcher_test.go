@@ -600,7 +600,7 @@ func TestCustomSenderType(t *testing.T) {
 	require.ErrorIs(t, err, webhook.ErrInvalidSubscription)
 	var ve *webhook.ValidationError
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, "Type", ve.Field)
+	require.Equal(t, "type", ve.Field)
 }
 
 func TestSenderPanicIsAFailedAttempt(t *testing.T) {
@@ -682,11 +682,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		ev    webhook.Event
 		field string
 	}{
-		{"no type", webhook.Event{OrganizationID: "org1"}, "Type"},
-		{"bad type", webhook.Event{Type: "contact created", OrganizationID: "org1"}, "Type"},
-		{"no org", webhook.Event{Type: "a.b"}, "OrganizationID"},
-		{"bad json", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}, "Data"},
-		{"too big", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`"` + string(make([]byte, webhook.DefaultMaxDataBytes)) + `"`)}, "Data"},
+		{"no type", webhook.Event{OrganizationID: "org1"}, "type"},
+		{"bad type", webhook.Event{Type: "contact created", OrganizationID: "org1"}, "type"},
+		{"no org", webhook.Event{Type: "a.b"}, "organizationId"},
+		{"bad json", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}, "data"},
+		{"too big", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`"` + string(make([]byte, webhook.DefaultMaxDataBytes)) + `"`)}, "data"},
 	}
 	for _, tc := range events {
 		_, err := b.d.Dispatch(ctx, tc.ev)
@@ -700,9 +700,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 		sub   webhook.Subscription
 		field string
 	}{
-		{"no url", webhook.Subscription{OrganizationID: "org1", Events: []string{"*"}}, "URL"},
-		{"bad format", webhook.Subscription{OrganizationID: "org1", URL: "https://e.com", Events: []string{"*"}, Format: "nope"}, "Format"},
-		{"no events", webhook.Subscription{OrganizationID: "org1", URL: "https://e.com"}, "Events"},
+		{"no url", webhook.Subscription{OrganizationID: "org1", Events: []string{"*"}}, "url"},
+		{"bad format", webhook.Subscription{OrganizationID: "org1", URL: "https://e.com", Events: []string{"*"}, Format: "nope"}, "format"},
+		{"no events", webhook.Subscription{OrganizationID: "org1", URL: "https://e.com"}, "events"},
 	}
 	for _, tc := range subs {
 		s := tc.sub

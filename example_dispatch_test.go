@@ -142,5 +142,5 @@ func ExampleDispatcher_CreateSubscription() {
 	// Output:
 	// state: Active type: webhook format: envelope content type: application/json
 	// secret generated: true updated by: ada
-	// true URL: scheme must be http or https
+	// true url: scheme must be http or https
 }

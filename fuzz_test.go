@@ -371,7 +371,7 @@ func FuzzValidateSubscription(f *testing.F) {
 			if !errors.Is(err, webhook.ErrInvalidSubscription) || !errors.As(err, &ve) || ve.Field == "" {
 				t.Fatalf("error %v is not a ValidationError about a subscription", err)
 			}
-			if ve.Field == "Secret" && len(secret) > len(webhook.SecretPrefix)+4 &&
+			if ve.Field == "secret" && len(secret) > len(webhook.SecretPrefix)+4 &&
 				strings.Contains(err.Error(), strings.TrimPrefix(secret, webhook.SecretPrefix)) {
 				t.Fatalf("error %q shows the secret", err)
 			}

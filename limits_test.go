@@ -29,52 +29,52 @@ var subscriptionLimits = []struct {
 	get   func(l *webhook.Limits) *int
 	fill  func(s *webhook.Subscription, n int)
 }{
-	{"URL length", "URL", func(l *webhook.Limits) *int { return &l.MaxURLLength }, func(s *webhook.Subscription, n int) {
+	{"URL length", "url", func(l *webhook.Limits) *int { return &l.MaxURLLength }, func(s *webhook.Subscription, n int) {
 		s.URL = "https://h.example/" + strings.Repeat("a", n-len("https://h.example/"))
 	}},
-	{"event patterns", "Events", func(l *webhook.Limits) *int { return &l.MaxEventPatterns }, func(s *webhook.Subscription, n int) {
+	{"event patterns", "events", func(l *webhook.Limits) *int { return &l.MaxEventPatterns }, func(s *webhook.Subscription, n int) {
 		s.Events = patterns(n)
 	}},
-	{"event pattern length", "Events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
+	{"event pattern length", "events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
 		s.Events = []string{strings.Repeat("a", n)}
 	}},
-	{"prefix pattern length", "Events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
+	{"prefix pattern length", "events[0]", func(l *webhook.Limits) *int { return &l.MaxEventTypeLength }, func(s *webhook.Subscription, n int) {
 		s.Events = []string{strings.Repeat("a", n-2) + ".*"}
 	}},
-	{"headers", "Headers", func(l *webhook.Limits) *int { return &l.MaxHeaders }, func(s *webhook.Subscription, n int) {
+	{"headers", "headers", func(l *webhook.Limits) *int { return &l.MaxHeaders }, func(s *webhook.Subscription, n int) {
 		s.Headers = manyStrings(n)
 	}},
-	{"header name length", "Headers[", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+	{"header name length", `headers["`, func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
 		s.Headers = map[string]string{"X" + strings.Repeat("n", n-1): "v"}
 	}},
-	{"header value length", "Headers[X-A]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+	{"header value length", `headers["X-A"]`, func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
 		s.Headers = map[string]string{"X-A": strings.Repeat("v", n)}
 	}},
-	{"custom parameters", "CustomParameters", func(l *webhook.Limits) *int { return &l.MaxCustomParameters }, func(s *webhook.Subscription, n int) {
+	{"custom parameters", "customParameters", func(l *webhook.Limits) *int { return &l.MaxCustomParameters }, func(s *webhook.Subscription, n int) {
 		s.CustomParameters = manyStrings(n)
 	}},
-	{"custom parameter key length", "CustomParameters", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+	{"custom parameter key length", "customParameters", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
 		s.CustomParameters = map[string]string{strings.Repeat("k", n): "v"}
 	}},
-	{"custom parameter value length", "CustomParameters[k]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+	{"custom parameter value length", `customParameters["k"]`, func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
 		s.CustomParameters = map[string]string{"k": strings.Repeat("v", n)}
 	}},
-	{"properties", "Properties", func(l *webhook.Limits) *int { return &l.MaxProperties }, func(s *webhook.Subscription, n int) {
+	{"properties", "properties", func(l *webhook.Limits) *int { return &l.MaxProperties }, func(s *webhook.Subscription, n int) {
 		s.Properties = manyStrings(n)
 	}},
-	{"property value length", "Properties[k]", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+	{"property value length", `properties["k"]`, func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
 		s.Properties = map[string]string{"k": strings.Repeat("v", n)}
 	}},
-	{"name length", "Name", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+	{"name length", "name", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
 		s.Name = strings.Repeat("n", n)
 	}},
-	{"organization length", "OrganizationID", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
+	{"organization length", "organizationId", func(l *webhook.Limits) *int { return &l.MaxNameLength }, func(s *webhook.Subscription, n int) {
 		s.OrganizationID = strings.Repeat("o", n)
 	}},
-	{"password length", "BasicAuth.Password", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
+	{"password length", "basicAuth.password", func(l *webhook.Limits) *int { return &l.MaxValueLength }, func(s *webhook.Subscription, n int) {
 		s.BasicAuth = &webhook.BasicAuth{Username: "u", Password: strings.Repeat("p", n)}
 	}},
-	{"previous secrets", "PreviousSecrets", func(l *webhook.Limits) *int { return &l.MaxPreviousSecrets }, func(s *webhook.Subscription, n int) {
+	{"previous secrets", "previousSecrets", func(l *webhook.Limits) *int { return &l.MaxPreviousSecrets }, func(s *webhook.Subscription, n int) {
 		s.PreviousSecrets = nil
 		for range n {
 			s.PreviousSecrets = append(s.PreviousSecrets, webhook.PreviousSecret{Secret: webhook.NewSecret(), ExpiresAt: t0.Add(time.Hour)})
@@ -176,17 +176,17 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 		return webhook.Event{ID: strings.Repeat("i", n), Type: "a.b", OrganizationID: "o"}
 	}
 	for _, tc := range []eventLimit{
-		{"data, default", "Data", webhook.DefaultMaxDataBytes, nil, data},
-		{"data, lowered", "Data", 100, func(c *webhook.Config) { c.MaxDataBytes = 100 }, data},
-		{"data, raised", "Data", 2 * webhook.DefaultMaxDataBytes, func(c *webhook.Config) { c.MaxDataBytes = 2 * webhook.DefaultMaxDataBytes }, data},
-		{"type, default", "Type", webhook.MaxEventTypeLength, nil, typ},
-		{"dotted type, default", "Type", webhook.MaxEventTypeLength, nil, dottedType},
-		{"type, lowered", "Type", 10, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 10 }, typ},
-		{"type, raised", "Type", 300, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 300 }, typ},
-		{"organization, default", "OrganizationID", webhook.MaxNameLength, nil, org},
-		{"organization, lowered", "OrganizationID", webhook.MinNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = webhook.MinNameLength }, org},
-		{"ID, default", "ID", webhook.MaxNameLength, nil, id},
-		{"ID, raised", "ID", 1000, func(c *webhook.Config) { c.Limits.MaxNameLength = 1000 }, id},
+		{"data, default", "data", webhook.DefaultMaxDataBytes, nil, data},
+		{"data, lowered", "data", 100, func(c *webhook.Config) { c.MaxDataBytes = 100 }, data},
+		{"data, raised", "data", 2 * webhook.DefaultMaxDataBytes, func(c *webhook.Config) { c.MaxDataBytes = 2 * webhook.DefaultMaxDataBytes }, data},
+		{"type, default", "type", webhook.MaxEventTypeLength, nil, typ},
+		{"dotted type, default", "type", webhook.MaxEventTypeLength, nil, dottedType},
+		{"type, lowered", "type", 10, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 10 }, typ},
+		{"type, raised", "type", 300, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 300 }, typ},
+		{"organization, default", "organizationId", webhook.MaxNameLength, nil, org},
+		{"organization, lowered", "organizationId", webhook.MinNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = webhook.MinNameLength }, org},
+		{"ID, default", "id", webhook.MaxNameLength, nil, id},
+		{"ID, raised", "id", 1000, func(c *webhook.Config) { c.Limits.MaxNameLength = 1000 }, id},
 	} {
 		d := newIdleDispatcher(t, tc.config)
 		ev := tc.event(tc.limit)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -196,7 +197,7 @@ func TestEnvelopePropertiesNeverReplaceStandardKeys(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrInvalidSubscription, k)
 		var ve *webhook.ValidationError
 		require.ErrorAs(t, err, &ve, k)
-		require.Equal(t, "Properties["+k+"]", ve.Field)
+		require.Equal(t, fmt.Sprintf("properties[%q]", k), ve.Field)
 
 		// A Format never trusts that Validate ran: the key is left out.
 		got := envelopeJSON(t, ev, sub)

@@ -118,60 +118,60 @@ func TestBadInputTable(t *testing.T) {
 		field string // of the *ValidationError, when there is one
 	}{
 		// Dispatch.
-		{"event without type", dispatch(webhook.Event{OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event type with a space", dispatch(webhook.Event{Type: "contact created", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event type a pattern", dispatch(webhook.Event{Type: "contact.*", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event type trailing dot", dispatch(webhook.Event{Type: "contact.", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event type too long", dispatch(webhook.Event{Type: strings.Repeat("a", webhook.MaxEventTypeLength+1), OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event type with NUL", dispatch(webhook.Event{Type: "a\x00b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "Type"},
-		{"event without organization", dispatch(webhook.Event{Type: "a.b"}), webhook.ErrInvalidEvent, "OrganizationID"},
-		{"event organization too long", dispatch(webhook.Event{Type: "a.b", OrganizationID: strings.Repeat("o", webhook.MaxNameLength+1)}), webhook.ErrInvalidEvent, "OrganizationID"},
-		{"event organization with newline", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1\n"}), webhook.ErrInvalidEvent, "OrganizationID"},
-		{"event ID too long", dispatch(webhook.Event{ID: strings.Repeat("e", webhook.MaxNameLength+1), Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "ID"},
-		{"event ID with control byte", dispatch(webhook.Event{ID: "evt\x1b[31m", Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "ID"},
-		{"event data not JSON", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}), webhook.ErrInvalidEvent, "Data"},
-		{"event data two values", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{} {}`)}), webhook.ErrInvalidEvent, "Data"},
-		{"event data over the limit", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: jsonString(webhook.DefaultMaxDataBytes + 1)}), webhook.ErrInvalidEvent, "Data"},
+		{"event without type", dispatch(webhook.Event{OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type with a space", dispatch(webhook.Event{Type: "contact created", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type a pattern", dispatch(webhook.Event{Type: "contact.*", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type trailing dot", dispatch(webhook.Event{Type: "contact.", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type too long", dispatch(webhook.Event{Type: strings.Repeat("a", webhook.MaxEventTypeLength+1), OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type with NUL", dispatch(webhook.Event{Type: "a\x00b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event without organization", dispatch(webhook.Event{Type: "a.b"}), webhook.ErrInvalidEvent, "organizationId"},
+		{"event organization too long", dispatch(webhook.Event{Type: "a.b", OrganizationID: strings.Repeat("o", webhook.MaxNameLength+1)}), webhook.ErrInvalidEvent, "organizationId"},
+		{"event organization with newline", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1\n"}), webhook.ErrInvalidEvent, "organizationId"},
+		{"event ID too long", dispatch(webhook.Event{ID: strings.Repeat("e", webhook.MaxNameLength+1), Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "id"},
+		{"event ID with control byte", dispatch(webhook.Event{ID: "evt\x1b[31m", Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "id"},
+		{"event data not JSON", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}), webhook.ErrInvalidEvent, "data"},
+		{"event data two values", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{} {}`)}), webhook.ErrInvalidEvent, "data"},
+		{"event data over the limit", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: jsonString(webhook.DefaultMaxDataBytes + 1)}), webhook.ErrInvalidEvent, "data"},
 
 		// CreateSubscription.
 		{"nil subscription", func() error { return d.CreateSubscription(ctx, nil) }, webhook.ErrInvalidSubscription, "Subscription"},
-		{"no URL", withURL(""), webhook.ErrInvalidSubscription, "URL"},
-		{"ftp URL", withURL("ftp://hooks.example.com/"), webhook.ErrInvalidSubscription, "URL"},
-		{"http under HTTPSOnly", withURL("http://hooks.example.com/"), webhook.ErrInvalidSubscription, "URL"},
-		{"credentials in URL", withURL("https://user:pw@hooks.example.com/"), webhook.ErrInvalidSubscription, "URL"},
-		{"URL too long", withURL("https://h.example/" + strings.Repeat("a", webhook.MaxURLLength)), webhook.ErrInvalidSubscription, "URL"},
-		{"loopback", withURL("https://127.0.0.1/"), webhook.ErrInvalidSubscription, "URL"},
-		{"private network", withURL("https://10.0.0.7/"), webhook.ErrInvalidSubscription, "URL"},
-		{"metadata endpoint", withURL("https://169.254.169.254/latest/meta-data/"), webhook.ErrInvalidSubscription, "URL"},
-		{"IPv6 loopback", withURL("https://[::1]/"), webhook.ErrInvalidSubscription, "URL"},
-		{"IPv4-mapped loopback", withURL("https://[::ffff:127.0.0.1]/"), webhook.ErrInvalidSubscription, "URL"},
-		{"NAT64 metadata", withURL("https://[64:ff9b::a9fe:a9fe]/"), webhook.ErrInvalidSubscription, "URL"},
-		{"6to4 private", withURL("https://[2002:a00:1::1]/"), webhook.ErrInvalidSubscription, "URL"},
-		{"localhost", withURL("https://localhost/"), webhook.ErrInvalidSubscription, "URL"},
-		{"decimal IPv4", withURL("https://2130706433/"), webhook.ErrInvalidSubscription, "URL"},
-		{"hex IPv4", withURL("https://0x7f.1/"), webhook.ErrInvalidSubscription, "URL"},
-		{"IPv6 zone", withURL("https://[fe80::1%25eth0]/"), webhook.ErrInvalidSubscription, "URL"},
-		{"port zero", withURL("https://hooks.example.com:0/"), webhook.ErrInvalidSubscription, "URL"},
-		{"signature header", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"Webhook-Signature": "v1,x"} }), webhook.ErrInvalidSubscription, "Headers[Webhook-Signature]"},
-		{"Host header", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"Host": "internal"} }), webhook.ErrInvalidSubscription, "Headers[Host]"},
-		{"header injection", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"X-A": "1\r\nX-Injected: 1"} }), webhook.ErrInvalidSubscription, "Headers[X-A]"},
-		{"duplicate header names", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"X-A": "1", "x-a": "2"} }), webhook.ErrInvalidSubscription, "Headers[x-a]"},
+		{"no URL", withURL(""), webhook.ErrInvalidSubscription, "url"},
+		{"ftp URL", withURL("ftp://hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
+		{"http under HTTPSOnly", withURL("http://hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
+		{"credentials in URL", withURL("https://user:pw@hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
+		{"URL too long", withURL("https://h.example/" + strings.Repeat("a", webhook.MaxURLLength)), webhook.ErrInvalidSubscription, "url"},
+		{"loopback", withURL("https://127.0.0.1/"), webhook.ErrInvalidSubscription, "url"},
+		{"private network", withURL("https://10.0.0.7/"), webhook.ErrInvalidSubscription, "url"},
+		{"metadata endpoint", withURL("https://169.254.169.254/latest/meta-data/"), webhook.ErrInvalidSubscription, "url"},
+		{"IPv6 loopback", withURL("https://[::1]/"), webhook.ErrInvalidSubscription, "url"},
+		{"IPv4-mapped loopback", withURL("https://[::ffff:127.0.0.1]/"), webhook.ErrInvalidSubscription, "url"},
+		{"NAT64 metadata", withURL("https://[64:ff9b::a9fe:a9fe]/"), webhook.ErrInvalidSubscription, "url"},
+		{"6to4 private", withURL("https://[2002:a00:1::1]/"), webhook.ErrInvalidSubscription, "url"},
+		{"localhost", withURL("https://localhost/"), webhook.ErrInvalidSubscription, "url"},
+		{"decimal IPv4", withURL("https://2130706433/"), webhook.ErrInvalidSubscription, "url"},
+		{"hex IPv4", withURL("https://0x7f.1/"), webhook.ErrInvalidSubscription, "url"},
+		{"IPv6 zone", withURL("https://[fe80::1%25eth0]/"), webhook.ErrInvalidSubscription, "url"},
+		{"port zero", withURL("https://hooks.example.com:0/"), webhook.ErrInvalidSubscription, "url"},
+		{"signature header", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"Webhook-Signature": "v1,x"} }), webhook.ErrInvalidSubscription, `headers["Webhook-Signature"]`},
+		{"Host header", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"Host": "internal"} }), webhook.ErrInvalidSubscription, `headers["Host"]`},
+		{"header injection", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"X-A": "1\r\nX-Injected: 1"} }), webhook.ErrInvalidSubscription, `headers["X-A"]`},
+		{"duplicate header names", sub(func(s *webhook.Subscription) { s.Headers = map[string]string{"X-A": "1", "x-a": "2"} }), webhook.ErrInvalidSubscription, `headers["x-a"]`},
 		{"Authorization with basic auth", sub(func(s *webhook.Subscription) {
 			s.BasicAuth = &webhook.BasicAuth{Username: "u"}
 			s.Headers = map[string]string{"Authorization": "Bearer t"}
-		}), webhook.ErrInvalidSubscription, "Headers[Authorization]"},
-		{"short secret", sub(func(s *webhook.Subscription) { s.Secret = secretOfLen(webhook.MinSecretBytes-1, 1) }), webhook.ErrInvalidSubscription, "Secret"},
-		{"too many event patterns", sub(func(s *webhook.Subscription) { s.Events = patterns(webhook.MaxEventPatterns + 1) }), webhook.ErrInvalidSubscription, "Events"},
-		{"unknown format", sub(func(s *webhook.Subscription) { s.Format = "xml" }), webhook.ErrInvalidSubscription, "Format"},
-		{"unknown type", sub(func(s *webhook.Subscription) { s.Type = "carrier-pigeon" }), webhook.ErrInvalidSubscription, "Type"},
-		{"property replacing a standard key", sub(func(s *webhook.Subscription) { s.Properties = map[string]string{"Data": "x"} }), webhook.ErrInvalidSubscription, "Properties[Data]"},
+		}), webhook.ErrInvalidSubscription, `headers["Authorization"]`},
+		{"short secret", sub(func(s *webhook.Subscription) { s.Secret = secretOfLen(webhook.MinSecretBytes-1, 1) }), webhook.ErrInvalidSubscription, "secret"},
+		{"too many event patterns", sub(func(s *webhook.Subscription) { s.Events = patterns(webhook.MaxEventPatterns + 1) }), webhook.ErrInvalidSubscription, "events"},
+		{"unknown format", sub(func(s *webhook.Subscription) { s.Format = "xml" }), webhook.ErrInvalidSubscription, "format"},
+		{"unknown type", sub(func(s *webhook.Subscription) { s.Type = "carrier-pigeon" }), webhook.ErrInvalidSubscription, "type"},
+		{"property replacing a standard key", sub(func(s *webhook.Subscription) { s.Properties = map[string]string{"Data": "x"} }), webhook.ErrInvalidSubscription, `properties["Data"]`},
 		{"ID taken", sub(func(s *webhook.Subscription) { s.ID = good.ID }), webhook.ErrAlreadyExists, ""},
 
 		// UpdateSubscription, SetSubscriptionState, ListSubscriptions, RotateSecret.
-		{"update to ftp", upd(func(s *webhook.Subscription) { s.URL = "ftp://hooks.example.com" }), webhook.ErrInvalidSubscription, "URL"},
-		{"update to a private address", upd(func(s *webhook.Subscription) { s.URL = "https://192.168.0.10/" }), webhook.ErrInvalidSubscription, "URL"},
-		{"update to http under HTTPSOnly", upd(func(s *webhook.Subscription) { s.URL = "http://hooks.example.com/" }), webhook.ErrInvalidSubscription, "URL"},
-		{"update with a bad header", upd(func(s *webhook.Subscription) { s.Headers = map[string]string{"Content-Length": "0"} }), webhook.ErrInvalidSubscription, "Headers[Content-Length]"},
+		{"update to ftp", upd(func(s *webhook.Subscription) { s.URL = "ftp://hooks.example.com" }), webhook.ErrInvalidSubscription, "url"},
+		{"update to a private address", upd(func(s *webhook.Subscription) { s.URL = "https://192.168.0.10/" }), webhook.ErrInvalidSubscription, "url"},
+		{"update to http under HTTPSOnly", upd(func(s *webhook.Subscription) { s.URL = "http://hooks.example.com/" }), webhook.ErrInvalidSubscription, "url"},
+		{"update with a bad header", upd(func(s *webhook.Subscription) { s.Headers = map[string]string{"Content-Length": "0"} }), webhook.ErrInvalidSubscription, `headers["Content-Length"]`},
 		{"update of the organization", upd(func(s *webhook.Subscription) { s.OrganizationID = "org2" }), webhook.ErrInvalidSubscription, "OrganizationID"},
 		{"update without ID", upd(func(s *webhook.Subscription) { s.ID = "" }), webhook.ErrInvalidSubscription, "ID"},
 		{"update of a missing subscription", upd(func(s *webhook.Subscription) { s.ID = "sub_missing" }), webhook.ErrNotFound, ""},
@@ -275,8 +275,10 @@ func TestSSRFRefusedWhenSaved(t *testing.T) {
 		require.ErrorIs(t, err, webhook.ErrInvalidSubscription, tc.class)
 		var ve *webhook.ValidationError
 		require.ErrorAs(t, err, &ve, tc.class)
-		require.Equal(t, "URL", ve.Field, tc.class)
+		require.Equal(t, "url", ve.Field, tc.class)
 		require.Contains(t, ve.Reason, "not allowed", tc.class)
+		require.ErrorIs(t, err, webhook.ErrAddressNotAllowed, tc.class)
+		require.NotContains(t, ve.Reason, "Config", tc.class)
 		require.Empty(t, s.ID, tc.class)
 	}
 	subs, _, err := b.store.ListSubscriptions(ctx, "o", webhook.Page{})
@@ -689,8 +691,11 @@ func TestHTTPSOnly(t *testing.T) {
 	err := b.d.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "o", URL: rcv.URL, Events: []string{"*"}})
 	var ve *webhook.ValidationError
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, "URL", ve.Field)
+	require.Equal(t, "url", ve.Field)
 	require.Contains(t, ve.Reason, "https")
+	require.NotContains(t, ve.Reason, "HTTPSOnly")
+	require.Equal(t, "Config.HTTPSOnly", ve.Hint)
+	require.ErrorIs(t, err, webhook.ErrAddressNotAllowed)
 
 	// One saved before HTTPSOnly was turned on is refused when sent.
 	s := b.storeDirectly("sub_http", rcv.URL)

@@ -337,13 +337,16 @@ func reservedHeader(k string, basicAuth bool) bool {
 
 // Validate checks the subscription's fields against the default Limits
 // and returns a *ValidationError wrapping ErrInvalidSubscription for the
-// first bad one. Fields that get defaults (ID, Secret, State, ContentType,
-// Format, Type) may be empty.
+// first bad one, naming it as the JSON form does ("url", "events[0]",
+// `headers["X-Custom"]`). Fields that get defaults (ID, Secret, State,
+// ContentType, Format, Type) may be empty.
 //
 // The Dispatcher runs the same checks before any write, with its
 // Config.Limits, and adds what depends on its configuration: the address
 // policy (a literal IP in a refused range, Config.HTTPSOnly; see
-// AddressGuard) and that Format and Type are registered.
+// AddressGuard), whose refusal also wraps ErrAddressNotAllowed, and that
+// Format and Type are registered, whose refusal also wraps
+// ErrUnknownFormat or ErrUnknownType.
 func (s *Subscription) Validate() error { return s.validate(DefaultLimits()) }
 
 func (s *Subscription) validate(l Limits) error {
@@ -351,117 +354,117 @@ func (s *Subscription) validate(l Limits) error {
 		return invalid(ErrInvalidSubscription, field, format, args...)
 	}
 	if s.OrganizationID == "" {
-		return bad("OrganizationID", "is required")
+		return bad("organizationId", "is required")
 	}
 	if len(s.OrganizationID) > l.MaxNameLength || !printable(s.OrganizationID) {
-		return bad("OrganizationID", "must be at most %d printable bytes", l.MaxNameLength)
+		return bad("organizationId", "must be at most %d printable bytes", l.MaxNameLength)
 	}
 	if len(s.ID) > l.MaxNameLength || !printable(s.ID) {
-		return bad("ID", "must be at most %d printable bytes", l.MaxNameLength)
+		return bad("id", "must be at most %d printable bytes", l.MaxNameLength)
 	}
 	if len(s.Name) > l.MaxNameLength || !printableUTF8(s.Name) {
-		return bad("Name", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
+		return bad("name", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
 	if s.isHTTP() {
 		if err := validateURL(s.URL, l.MaxURLLength); err != nil {
-			return bad("URL", "%s", err)
+			return bad("url", "%s", err)
 		}
 	} else if s.URL == "" || len(s.URL) > l.MaxURLLength || !printable(s.URL) {
-		return bad("URL", "must be 1 to %d printable bytes naming the %s sender's target", l.MaxURLLength, truncate(s.Type, 64))
+		return bad("url", "must be 1 to %d printable bytes naming the %s sender's target", l.MaxURLLength, truncate(s.Type, 64))
 	}
 	if len(s.Events) == 0 {
-		return bad("Events", "needs at least one event type or pattern")
+		return bad("events", "needs at least one event type or pattern")
 	}
 	if len(s.Events) > l.MaxEventPatterns {
-		return bad("Events", "has %d entries, more than %d", len(s.Events), l.MaxEventPatterns)
+		return bad("events", "has %d entries, more than %d", len(s.Events), l.MaxEventPatterns)
 	}
 	for i, p := range s.Events {
 		if !validPattern(p, l.MaxEventTypeLength) {
-			return bad(fmt.Sprintf("Events[%d]", i), "%q is not an event type of at most %d bytes, a prefix ending in \".*\", or \"*\"", truncate(p, 64), l.MaxEventTypeLength)
+			return bad(indexField("events", i), "%q is not an event type of at most %d bytes, a prefix ending in \".*\", or \"*\"", truncate(p, 64), l.MaxEventTypeLength)
 		}
 	}
 	switch s.ContentType {
 	case "", ContentTypeJSON, ContentTypeForm:
 	default:
-		return bad("ContentType", "must be %q or %q", ContentTypeJSON, ContentTypeForm)
+		return bad("contentType", "must be %q or %q", ContentTypeJSON, ContentTypeForm)
 	}
 	if len(s.Format) > l.MaxNameLength || !printable(s.Format) {
-		return bad("Format", "must be at most %d printable bytes", l.MaxNameLength)
+		return bad("format", "must be at most %d printable bytes", l.MaxNameLength)
 	}
 	if len(s.Type) > l.MaxNameLength || !printable(s.Type) {
-		return bad("Type", "must be at most %d printable bytes", l.MaxNameLength)
+		return bad("type", "must be at most %d printable bytes", l.MaxNameLength)
 	}
 	if s.Secret != "" {
 		if _, err := decodeSecret(s.Secret); err != nil {
-			return bad("Secret", "%s", err)
+			return bad("secret", "%s", err)
 		}
 	}
 	if len(s.PreviousSecrets) > l.MaxPreviousSecrets {
-		return bad("PreviousSecrets", "has %d entries, more than %d", len(s.PreviousSecrets), l.MaxPreviousSecrets)
+		return bad("previousSecrets", "has %d entries, more than %d", len(s.PreviousSecrets), l.MaxPreviousSecrets)
 	}
 	for i, ps := range s.PreviousSecrets {
 		if _, err := decodeSecret(ps.Secret); err != nil {
-			return bad(fmt.Sprintf("PreviousSecrets[%d].Secret", i), "%s", err)
+			return bad(indexField("previousSecrets", i)+".secret", "%s", err)
 		}
 		if ps.ExpiresAt.IsZero() {
-			return bad(fmt.Sprintf("PreviousSecrets[%d].ExpiresAt", i), "is required")
+			return bad(indexField("previousSecrets", i)+".expiresAt", "is required")
 		}
 	}
 	if s.BasicAuth != nil {
 		if s.BasicAuth.Username == "" {
-			return bad("BasicAuth.Username", "is required when BasicAuth is set")
+			return bad("basicAuth.username", "is required when basicAuth is set")
 		}
 		if strings.Contains(s.BasicAuth.Username, ":") || !printable(s.BasicAuth.Username) || len(s.BasicAuth.Username) > l.MaxNameLength {
-			return bad("BasicAuth.Username", "must be at most %d printable bytes without ':'", l.MaxNameLength)
+			return bad("basicAuth.username", "must be at most %d printable bytes without ':'", l.MaxNameLength)
 		}
 		if !printable(s.BasicAuth.Password) || len(s.BasicAuth.Password) > l.MaxValueLength {
-			return bad("BasicAuth.Password", "must be at most %d printable bytes", l.MaxValueLength)
+			return bad("basicAuth.password", "must be at most %d printable bytes", l.MaxValueLength)
 		}
 	}
 	if err := validateHeaders(s.Headers, s.BasicAuth != nil, l); err != nil {
 		return err
 	}
-	if err := validateMap("CustomParameters", s.CustomParameters, l.MaxCustomParameters, l); err != nil {
+	if err := validateMap("customParameters", s.CustomParameters, l.MaxCustomParameters, l); err != nil {
 		return err
 	}
-	if err := validateMap("Properties", s.Properties, l.MaxProperties, l); err != nil {
+	if err := validateMap("properties", s.Properties, l.MaxProperties, l); err != nil {
 		return err
 	}
 	for _, k := range sortedKeys(s.Properties) {
 		if isEnvelopeKey(k) {
-			return bad("Properties["+truncate(k, 64)+"]", "would replace a standard key of the body")
+			return bad(keyField("properties", k), "would replace a standard key of the body")
 		}
 	}
 	switch s.State {
 	case "", StateActive, StateStopped, StateTooManyErrors:
 	default:
-		return bad("State", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
+		return bad("state", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
 	}
 	if s.ErrorsEmail != "" {
 		if len(s.ErrorsEmail) > l.MaxNameLength {
-			return bad("ErrorsEmail", "is longer than %d bytes", l.MaxNameLength)
+			return bad("errorsEmail", "is longer than %d bytes", l.MaxNameLength)
 		}
 		if a, err := mail.ParseAddress(s.ErrorsEmail); err != nil || a.Address != s.ErrorsEmail {
-			return bad("ErrorsEmail", "is not a plain e-mail address")
+			return bad("errorsEmail", "is not a plain e-mail address")
 		}
 	}
 	if len(s.CreatedBy) > l.MaxNameLength || !printableUTF8(s.CreatedBy) {
-		return bad("CreatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
+		return bad("createdBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
 	if len(s.UpdatedBy) > l.MaxNameLength || !printableUTF8(s.UpdatedBy) {
-		return bad("UpdatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
+		return bad("updatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
 	return nil
 }
 
 func validateHeaders(h map[string]string, basicAuth bool, l Limits) error {
 	if len(h) > l.MaxHeaders {
-		return invalid(ErrInvalidSubscription, "Headers", "has %d entries, more than %d", len(h), l.MaxHeaders)
+		return invalid(ErrInvalidSubscription, "headers", "has %d entries, more than %d", len(h), l.MaxHeaders)
 	}
 	seen := make(map[string]bool, len(h))
 	for _, k := range sortedKeys(h) {
 		v := h[k]
-		field := "Headers[" + truncate(k, 64) + "]"
+		field := keyField("headers", k)
 		if !validHeaderName(k, l.MaxNameLength) {
 			return invalid(ErrInvalidSubscription, field, "is not a valid header name of at most %d bytes", l.MaxNameLength)
 		}
@@ -501,7 +504,7 @@ func validateURL(raw string, maxLen int) error {
 		return fmt.Errorf("scheme must be http or https")
 	}
 	if u.User != nil {
-		return fmt.Errorf("must not contain credentials (use BasicAuth)")
+		return fmt.Errorf("must not contain credentials (use basicAuth)")
 	}
 	if u.Hostname() == "" {
 		return fmt.Errorf("has no host")
@@ -586,7 +589,7 @@ func validateMap(name string, m map[string]string, most int, l Limits) error {
 			return invalid(ErrInvalidSubscription, name, "keys must be 1 to %d bytes of UTF-8", l.MaxNameLength)
 		}
 		if len(m[k]) > l.MaxValueLength {
-			return invalid(ErrInvalidSubscription, name+"["+truncate(k, 64)+"]", "is longer than %d bytes", l.MaxValueLength)
+			return invalid(ErrInvalidSubscription, keyField(name, k), "is longer than %d bytes", l.MaxValueLength)
 		}
 	}
 	return nil
@@ -635,6 +638,21 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// indexField names an entry of an array field in a *ValidationError:
+// name[i].
+func indexField(name string, i int) string { return name + "[" + strconv.Itoa(i) + "]" }
+
+// keyField names an entry of a map field in a *ValidationError: name
+// followed by the key, cut to 64 bytes, as a JSON string in brackets
+// (headers["X-Custom"]).
+func keyField(name, key string) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(truncate(key, 64)) // a string always encodes
+	return name + "[" + strings.TrimSuffix(b.String(), "\n") + "]"
 }
 
 func truncate(s string, n int) string {
