@@ -25,7 +25,10 @@ const FormatAgileCRM = "agilecrm"
 // event_time is the event's Timestamp in GenericTimeLayout (its own zone
 // offset, "Z" for UTC), event_type its Type, and current_context holds the
 // organization and then the subscription's CustomParameters, sorted by
-// key (a parameter named organization_id is left out). The subscription's
+// key. A parameter named organization_id, in any case, would replace the
+// organization for receivers that match keys case-insensitively (as
+// encoding/json does): a subscription of this format with one is refused
+// when saved, and one saved otherwise is left out. The subscription's
 // Properties are not sent. Such a receiver usually checks an API key:
 // send it as a custom header (Subscription.Headers).
 const FormatGeneric = "generic"
@@ -86,6 +89,48 @@ func writeAgileWords(b *strings.Builder, s string) {
 	}
 }
 
+// genericContextKeys are the standard keys of FormatGeneric's
+// current_context, beside which the subscription's CustomParameters go.
+var genericContextKeys = []string{"organization_id"}
+
+// isGenericContextKey reports whether a custom parameter named k could
+// replace a standard key of FormatGeneric's current_context; like
+// isEnvelopeKey, the comparison ignores case.
+func isGenericContextKey(k string) bool {
+	for _, std := range genericContextKeys {
+		if strings.EqualFold(k, std) {
+			return true
+		}
+	}
+	return false
+}
+
+// reservedKeyField returns the field naming the first of the
+// subscription's keys that a built-in format would write beside a
+// standard key of the same name in any case, or "" if there is none:
+//
+//   - Properties, at the Envelope's top level (whatever the Format, as
+//     Properties exist for the Envelope);
+//   - CustomParameters, in FormatGeneric's current_context.
+//
+// FormatAgileCRM writes no key of the subscription's, and the Envelope's
+// customParameters object has no standard keys.
+func reservedKeyField(s *Subscription) string {
+	for _, k := range sortedKeys(s.Properties) {
+		if isEnvelopeKey(k) {
+			return keyField("properties", k)
+		}
+	}
+	if s.Format == FormatGeneric {
+		for _, k := range sortedKeys(s.CustomParameters) {
+			if isGenericContextKey(k) {
+				return keyField("customParameters", k)
+			}
+		}
+	}
+	return ""
+}
+
 func appendAgileCRM(dst []byte, ev *Event, _ *Subscription) ([]byte, error) {
 	dst = append(dst, `{"eventName":`...)
 	dst = AppendJSONString(dst, AgileCRMEventName(ev.Type))
@@ -102,7 +147,7 @@ func appendGeneric(dst []byte, ev *Event, sub *Subscription) ([]byte, error) {
 	dst = append(dst, `,"current_context":{"organization_id":`...)
 	dst = AppendJSONString(dst, ev.OrganizationID)
 	for _, k := range sortedKeys(sub.CustomParameters) {
-		if k == "organization_id" {
+		if isGenericContextKey(k) {
 			continue
 		}
 		dst = append(dst, ',')

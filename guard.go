@@ -261,15 +261,56 @@ type guardedDialer struct {
 	// checked dials with the guard in its ControlContext, so a refused
 	// address is never connected to.
 	checked *net.Dialer
-	// plain dials the proxies named by the transport's Proxy function:
-	// they are the host's configuration, and the target is theirs to
-	// resolve.
+	// plain dials the proxy the transport's Proxy function chose for the
+	// request being sent: it is the host's configuration, and the target
+	// is its to resolve.
 	plain *net.Dialer
 	// next, when set, is a DialContext of the host's own: its connections
 	// are checked once made, before a byte is written.
 	next func(ctx context.Context, network, addr string) (net.Conn, error)
+}
 
-	proxies sync.Map // "host:port" of proxies returned by the Proxy function
+// proxyChoiceKey carries a request's *proxyChoice in its context, which
+// the transport passes on (values only) to the dials it makes for it.
+type proxyChoiceKey struct{}
+
+// proxyChoice is the "host:port" of the proxy the Proxy function chose for
+// one request; empty when it chose none.
+type proxyChoice struct {
+	mu   sync.Mutex
+	addr string
+}
+
+func (p *proxyChoice) set(addr string) {
+	p.mu.Lock()
+	p.addr = addr
+	p.mu.Unlock()
+}
+
+// chosenProxy reports whether addr is the proxy chosen for the request
+// whose dial ctx is: only that dial goes around the guard. A dial to the
+// same address for a request sent directly is checked like any other.
+func chosenProxy(ctx context.Context, addr string) bool {
+	p, _ := ctx.Value(proxyChoiceKey{}).(*proxyChoice)
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.addr != "" && p.addr == addr
+}
+
+// proxyTransport is a transport with a Proxy function wrapped by
+// guardedDialer.wrapProxy: each request gets a proxyChoice of its own, so
+// its dials know which proxy, if any, was chosen for it.
+type proxyTransport struct {
+	*http.Transport
+}
+
+// RoundTrip sends r with an empty proxyChoice in its context.
+func (t proxyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx := context.WithValue(r.Context(), proxyChoiceKey{}, &proxyChoice{})
+	return t.Transport.RoundTrip(r.WithContext(ctx))
 }
 
 func newGuardedDialer(g *AddressGuard, base *net.Dialer) *guardedDialer {
@@ -284,7 +325,7 @@ func newGuardedDialer(g *AddressGuard, base *net.Dialer) *guardedDialer {
 
 // DialContext dials addr ("host:port") if the guard allows the address.
 func (d *guardedDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if _, ok := d.proxies.Load(addr); ok {
+	if chosenProxy(ctx, addr) {
 		if d.next != nil {
 			return d.next(ctx, network, addr)
 		}
@@ -315,7 +356,7 @@ func (d *guardedDialer) wrapTLS(next func(ctx context.Context, network, addr str
 		if err != nil {
 			return nil, err
 		}
-		if _, ok := d.proxies.Load(addr); ok {
+		if chosenProxy(ctx, addr) {
 			return conn, nil
 		}
 		host, _, _ := net.SplitHostPort(addr)
@@ -335,13 +376,20 @@ func (d *guardedDialer) checkConn(conn net.Conn, host string) error {
 	return d.guard.checkDial(ra.String(), host)
 }
 
-// wrapProxy records the proxies the function returns, so that dials to
-// them are not refused: a proxy is the host's own configuration.
+// wrapProxy records in the request's proxyChoice (see proxyTransport) the
+// proxy the function returns for it, so that the dial to it for that
+// request is not refused: a proxy is the host's own configuration. A
+// request it returns no proxy for records none, and every dial made for
+// it is checked.
 func (d *guardedDialer) wrapProxy(next func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
 	return func(r *http.Request) (*url.URL, error) {
 		u, err := next(r)
-		if err == nil && u != nil {
-			d.proxies.Store(proxyAddr(u), struct{}{})
+		if p, _ := r.Context().Value(proxyChoiceKey{}).(*proxyChoice); p != nil {
+			if err == nil && u != nil {
+				p.set(proxyAddr(u))
+			} else {
+				p.set("")
+			}
 		}
 		return u, err
 	}

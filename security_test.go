@@ -666,6 +666,51 @@ func TestHostProxyIsUsed(t *testing.T) {
 	mu.Unlock()
 }
 
+// TestProxyAddressIsGuardedWhenNotChosen: the proxy's own host:port is
+// dialled unguarded only when the Proxy function chose it for the request
+// being sent. A subscription naming that address, for which Proxy returns
+// nil, is dialled directly and the guard refuses it, even after the proxy
+// has served other requests.
+func TestProxyAddressIsGuardedWhenNotChosen(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.URL.String())
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(proxy.Close)
+	port := itoa(proxy.Listener.Addr().(*net.TCPAddr).Port)
+	dns := newFakeDNS(t, map[string][]string{"proxy.test": {"127.0.0.1"}})
+	proxyURL, err := url.Parse("http://proxy.test:" + port)
+	require.NoError(t, err)
+	// Like NO_PROXY naming the proxy itself: no proxy for requests to it.
+	proxyFunc := func(r *http.Request) (*url.URL, error) {
+		if r.URL.Hostname() == "proxy.test" {
+			return nil, nil
+		}
+		return proxyURL, nil
+	}
+	b := setup(t, func(c *webhook.Config) {
+		c.AllowPrivateNetworks = false
+		c.Resolver = dns.resolver()
+		c.HTTPClient = &http.Client{Transport: &http.Transport{Proxy: proxyFunc}}
+	})
+	ok := b.subscribe("o", "http://hooks.example.com/in", "a.b")
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
+	dl := b.waitAttempts(ok.ID, 1)
+	require.Equal(t, webhook.DeliveryDelivered, dl.State, dl.LastError)
+
+	direct := b.subscribe("o", "http://proxy.test:"+port+"/direct", "a.c")
+	b.dispatch(webhook.Event{Type: "a.c", OrganizationID: "o"})
+	b.refusedAttempt(direct.ID, "loopback")
+	mu.Lock()
+	require.Equal(t, []string{"http://hooks.example.com/in"}, seen, "the direct request never reached the proxy's address")
+	mu.Unlock()
+}
+
 // TestProxyFromEnvironmentIsIgnored: HTTP_PROXY does not divert the
 // default client.
 func TestProxyFromEnvironmentIsIgnored(t *testing.T) {

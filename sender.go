@@ -295,9 +295,11 @@ func NewHTTPClient() *http.Client {
 //   - a client whose Transport is an *http.Transport: a clone of it. If it
 //     has no dial function of its own, the guarded dialer is used; if it
 //     has one (DialContext, DialTLSContext), each connection it makes is
-//     checked before a byte is written on it. Dials to the proxies its
-//     Proxy function names are not checked (the proxy resolves the
-//     target; filtering there is the proxy's job);
+//     checked before a byte is written on it. The dial to the proxy its
+//     Proxy function chose for the request being sent is not checked (the
+//     proxy resolves the target; filtering there is the proxy's job); any
+//     other dial is, even to a proxy's address for a request that Proxy
+//     sends directly;
 //   - any other RoundTripper: nothing at dial time. The dispatcher still
 //     refuses literal IPs and localhost names before each request, but
 //     host names are the host's responsibility.
@@ -339,6 +341,8 @@ func guardedClient(user *http.Client, g *AddressGuard, tc transportConfig) (*htt
 		}
 		if t.Proxy != nil {
 			t.Proxy = gd.wrapProxy(t.Proxy)
+			c.Transport = proxyTransport{t}
+			return &c, true
 		}
 		c.Transport = t
 		return &c, true

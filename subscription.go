@@ -131,7 +131,9 @@ type Subscription struct {
 	// set the signature, content or hop-by-hop headers.
 	Headers map[string]string `json:"headers,omitempty"`
 	// CustomParameters are name/value pairs sent in every body (the
-	// Envelope's customParameters).
+	// Envelope's customParameters, FormatGeneric's current_context). With
+	// FormatGeneric, a key equal to organization_id ignoring case is
+	// refused.
 	CustomParameters map[string]string `json:"customParameters,omitempty"`
 	// Properties are injected as extra top-level keys of the Envelope
 	// body; they never replace its standard keys, and a key equal to one
@@ -430,10 +432,8 @@ func (s *Subscription) validate(l Limits) error {
 	if err := validateMap("properties", s.Properties, l.MaxProperties, l); err != nil {
 		return err
 	}
-	for _, k := range sortedKeys(s.Properties) {
-		if isEnvelopeKey(k) {
-			return bad(keyField("properties", k), "would replace a standard key of the body")
-		}
+	if field := reservedKeyField(s); field != "" {
+		return bad(field, "would replace a standard key of the body")
 	}
 	switch s.State {
 	case "", StateActive, StateStopped, StateTooManyErrors:
