@@ -573,8 +573,15 @@ func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
 	if len(ev.Data) > d.cfg.MaxDataBytes {
 		return bad("data", "is %d bytes, more than %d", len(ev.Data), d.cfg.MaxDataBytes)
 	}
-	if len(ev.Data) > 0 && !jsonvalid.Valid(ev.Data) { // as json.Valid, faster
-		return bad("data", "is not valid JSON")
+	if len(ev.Data) > 0 {
+		switch jsonvalid.Check(ev.Data, lim.MaxDataDepth) { // json.Valid's checks, faster, and more
+		case jsonvalid.Syntax:
+			return bad("data", "is not valid JSON")
+		case jsonvalid.TooDeep:
+			return bad("data", "nests arrays and objects more than %d deep", lim.MaxDataDepth)
+		case jsonvalid.BadUTF8:
+			return bad("data", "has a string that is not valid UTF-8")
+		}
 	}
 	if ev.ID == "" {
 		ev.ID = ids.New("evt_", now)

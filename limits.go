@@ -41,11 +41,31 @@ type Limits struct {
 	// Subscription.PreviousSecrets, and so the most old secrets that keep
 	// signing during rotations. Defaults to MaxPreviousSecrets (5).
 	MaxPreviousSecrets int
+	// MaxDataDepth is how deep arrays and objects may nest in Event.Data:
+	// `[[1]]` is 2 deep, a number or string 0. Every body format wraps
+	// Data one level deeper (or more, for a custom Format), and receivers'
+	// decoders stop at a depth of their own, so what Dispatch accepts must
+	// stay below theirs. At most MaxDataDepthCap. Defaults to MaxDataDepth
+	// (128).
+	MaxDataDepth int
 }
 
 // MinNameLength is the least Limits.MaxNameLength may be: room for the
 // IDs the dispatcher generates ("sub_" and 26 characters).
 const MinNameLength = 32
+
+// MaxDataDepth is the default of Limits.MaxDataDepth. It leaves room for
+// the wrapping of any format under the nesting limits of common decoders
+// (encoding/json's 10000, PHP's 512, Jackson's 1000); some stop earlier
+// (System.Text.Json and Json.NET at 64, Ruby's JSON at 100), and a host
+// whose receivers use them can lower it.
+const MaxDataDepth = 128
+
+// MaxDataDepthCap is the most Limits.MaxDataDepth may be: encoding/json
+// refuses values nested deeper than 10000, and a body wraps Data one
+// level deeper in the built-in formats; the rest is room for a custom
+// Format's wrapping.
+const MaxDataDepthCap = 10000 - 16
 
 // DefaultLimits returns the Limits with every field at its default.
 func DefaultLimits() Limits {
@@ -59,6 +79,7 @@ func DefaultLimits() Limits {
 		MaxNameLength:       MaxNameLength,
 		MaxValueLength:      MaxValueLength,
 		MaxPreviousSecrets:  MaxPreviousSecrets,
+		MaxDataDepth:        MaxDataDepth,
 	}
 }
 
@@ -74,6 +95,7 @@ func (l Limits) withDefaults() Limits {
 	l.MaxNameLength = orDefault(l.MaxNameLength, d.MaxNameLength)
 	l.MaxValueLength = orDefault(l.MaxValueLength, d.MaxValueLength)
 	l.MaxPreviousSecrets = orDefault(l.MaxPreviousSecrets, d.MaxPreviousSecrets)
+	l.MaxDataDepth = orDefault(l.MaxDataDepth, d.MaxDataDepth)
 	return l
 }
 
@@ -93,6 +115,7 @@ func (l Limits) check() error {
 		{"MaxNameLength", l.MaxNameLength},
 		{"MaxValueLength", l.MaxValueLength},
 		{"MaxPreviousSecrets", l.MaxPreviousSecrets},
+		{"MaxDataDepth", l.MaxDataDepth},
 	} {
 		if f.v < 0 {
 			return invalid(ErrInvalidConfig, "Limits."+f.name, "is negative")
@@ -100,6 +123,9 @@ func (l Limits) check() error {
 	}
 	if l.MaxNameLength != 0 && l.MaxNameLength < MinNameLength {
 		return invalid(ErrInvalidConfig, "Limits.MaxNameLength", "must be at least %d (MinNameLength)", MinNameLength)
+	}
+	if l.MaxDataDepth > MaxDataDepthCap {
+		return invalid(ErrInvalidConfig, "Limits.MaxDataDepth", "must be at most %d (MaxDataDepthCap)", MaxDataDepthCap)
 	}
 	return nil
 }

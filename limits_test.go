@@ -2,11 +2,13 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -175,6 +177,9 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 	id := func(n int) webhook.Event {
 		return webhook.Event{ID: strings.Repeat("i", n), Type: "a.b", OrganizationID: "o"}
 	}
+	depth := func(n int) webhook.Event {
+		return webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(n)}
+	}
 	for _, tc := range []eventLimit{
 		{"data, default", "data", webhook.DefaultMaxDataBytes, nil, data},
 		{"data, lowered", "data", 100, func(c *webhook.Config) { c.MaxDataBytes = 100 }, data},
@@ -187,6 +192,9 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 		{"organization, lowered", "organizationId", webhook.MinNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = webhook.MinNameLength }, org},
 		{"ID, default", "id", webhook.MaxNameLength, nil, id},
 		{"ID, raised", "id", 1000, func(c *webhook.Config) { c.Limits.MaxNameLength = 1000 }, id},
+		{"data depth, default", "data", webhook.MaxDataDepth, nil, depth},
+		{"data depth, lowered", "data", 3, func(c *webhook.Config) { c.Limits.MaxDataDepth = 3 }, depth},
+		{"data depth, at the cap", "data", webhook.MaxDataDepthCap, func(c *webhook.Config) { c.Limits.MaxDataDepth = webhook.MaxDataDepthCap }, depth},
 	} {
 		d := newIdleDispatcher(t, tc.config)
 		ev := tc.event(tc.limit)
@@ -219,7 +227,7 @@ func TestLimitsConfigValidation(t *testing.T) {
 		"MaxEventTypeLength": &l.MaxEventTypeLength, "MaxHeaders": &l.MaxHeaders,
 		"MaxCustomParameters": &l.MaxCustomParameters, "MaxProperties": &l.MaxProperties,
 		"MaxNameLength": &l.MaxNameLength, "MaxValueLength": &l.MaxValueLength,
-		"MaxPreviousSecrets": &l.MaxPreviousSecrets,
+		"MaxPreviousSecrets": &l.MaxPreviousSecrets, "MaxDataDepth": &l.MaxDataDepth,
 	}
 	for name, p := range fields {
 		l = webhook.Limits{}
@@ -238,6 +246,7 @@ func TestLimitsConfigValidation(t *testing.T) {
 		"SecretGracePeriod":      {SecretGracePeriod: -1},
 		"AllowedNetworks[1]":     {AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}},
 		"Limits.MaxNameLength":   {Limits: webhook.Limits{MaxNameLength: webhook.MinNameLength - 1}},
+		"Limits.MaxDataDepth":    {Limits: webhook.Limits{MaxDataDepth: webhook.MaxDataDepthCap + 1}},
 	} {
 		_, err := webhook.NewDispatcher(memstore.New(), cfg)
 		var ve *webhook.ValidationError
@@ -250,7 +259,7 @@ func TestLimitsConfigValidation(t *testing.T) {
 		MaxEventTypeLength: webhook.MaxEventTypeLength, MaxHeaders: webhook.MaxHeaders,
 		MaxCustomParameters: webhook.MaxCustomParameters, MaxProperties: webhook.MaxProperties,
 		MaxNameLength: webhook.MaxNameLength, MaxValueLength: webhook.MaxValueLength,
-		MaxPreviousSecrets: webhook.MaxPreviousSecrets,
+		MaxPreviousSecrets: webhook.MaxPreviousSecrets, MaxDataDepth: webhook.MaxDataDepth,
 	}, webhook.DefaultLimits())
 }
 
@@ -434,4 +443,104 @@ type readCounter struct{ n *int }
 func (r readCounter) Read(p []byte) (int, error) {
 	*r.n += len(p)
 	return len(p), nil
+}
+
+// nestedData returns JSON nested n deep, arrays and objects in turn, with
+// a string at the bottom.
+func nestedData(n int) json.RawMessage {
+	var b strings.Builder
+	for i := range n {
+		if i%2 == 0 {
+			b.WriteString(`[1,`)
+		} else {
+			b.WriteString(`{"k":`)
+		}
+	}
+	b.WriteString(`"x"`)
+	for i := n - 1; i >= 0; i-- {
+		if i%2 == 0 {
+			b.WriteString(`]`)
+		} else {
+			b.WriteString(`}`)
+		}
+	}
+	return json.RawMessage(b.String())
+}
+
+// TestEventDataDepthIsDeliverable: data at the deepest Limits.MaxDataDepth
+// allows is accepted, and the body of every built-in format, in either
+// content type, decodes with encoding/json; the default format's body is
+// delivered and decodes at the receiver. One level more is refused.
+func TestEventDataDepthIsDeliverable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// The default limit, through a real delivery.
+	b := setup(t, nil)
+	rcv := newReceiver(t)
+	s := b.subscribe("o", rcv.URL, "*")
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth)})
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 1).State)
+	var got any
+	require.NoError(t, json.Unmarshal(rcv.get(0).body, &got))
+	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth + 1)})
+	require.ErrorIs(t, err, webhook.ErrInvalidEvent)
+	var ve *webhook.ValidationError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, "data", ve.Field)
+
+	// The highest limit a host may set: every built-in format's body
+	// still decodes.
+	d := newIdleDispatcher(t, func(c *webhook.Config) { c.Limits.MaxDataDepth = webhook.MaxDataDepthCap })
+	res, err := d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepthCap)})
+	require.NoError(t, err)
+	ev, err := d.Store().GetEvent(ctx, "o", res.EventID)
+	require.NoError(t, err)
+	for name, f := range map[string]webhook.Format{webhook.FormatEnvelope: webhook.Envelope, webhook.FormatAgileCRM: webhook.AgileCRM, webhook.FormatGeneric: webhook.Generic} {
+		for _, ct := range []string{webhook.ContentTypeJSON, webhook.ContentTypeForm} {
+			sub := &webhook.Subscription{Format: name, ContentType: ct, CustomParameters: map[string]string{"a": "b"}}
+			body, _, err := webhook.AppendBody(nil, f, ev, sub)
+			require.NoError(t, err)
+			if ct == webhook.ContentTypeForm {
+				form, err := url.ParseQuery(string(body))
+				require.NoError(t, err)
+				body = []byte(form.Get("payload"))
+			}
+			var got any
+			require.NoError(t, json.Unmarshal(body, &got), "%s %s", name, ct)
+		}
+	}
+}
+
+// TestEventDataMustBeUTF8: JSON text is UTF-8 (RFC 8259), and strict
+// receivers refuse anything else: Dispatch refuses Data with invalid
+// UTF-8 in a string or key, and stores nothing.
+func TestEventDataMustBeUTF8(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := newIdleDispatcher(t, nil)
+	for _, data := range []string{
+		"\"\xff\"",
+		"{\"name\":\"caf\xe9\"}", // Latin-1
+		"[\"\xc3\x28\"]",         // bad continuation
+		"[\"\xc0\xaf\"]",         // overlong
+		"[\"\xed\xa0\x80\"]",     // UTF-16 surrogate
+		"[\"\xf4\x90\x80\x80\"]", // past U+10FFFF
+		"[\"\xe2\x82\"]",         // truncated
+		"{\"\xfe\":1}",           // in a key
+		"[\"ok\",\"\\n\xff\"]",   // after an escape
+		"[\"" + strings.Repeat("a", 100) + "\x80\"]",
+	} {
+		_, err := d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: json.RawMessage(data)})
+		require.ErrorIs(t, err, webhook.ErrInvalidEvent, "%q", data)
+		var ve *webhook.ValidationError
+		require.ErrorAs(t, err, &ve, "%q", data)
+		require.Equal(t, "data", ve.Field, "%q", data)
+	}
+	evs, _, err := d.Store().ListEvents(ctx, webhook.EventFilter{OrganizationID: "o"})
+	require.NoError(t, err)
+	require.Empty(t, evs)
+
+	_, err = d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: json.RawMessage(`{"name":"Zoë Ångström","note":"日本語 🎉","esc":"\u00e9\ud83c\udf89"}`)})
+	require.NoError(t, err)
 }

@@ -42,7 +42,10 @@ type Event struct {
 	Timestamp time.Time `json:"timestamp,omitzero"`
 
 	// Data is the event's JSON payload, stored once per event however many
-	// subscriptions receive it. Empty means JSON null.
+	// subscriptions receive it. Empty means JSON null. Dispatch refuses
+	// Data that is not valid JSON, that has a string which is not valid
+	// UTF-8, or that nests arrays and objects deeper than
+	// Limits.MaxDataDepth.
 	Data json.RawMessage `json:"data"`
 }
 
