@@ -473,6 +473,8 @@ func refusedIndependently(ip net.IP) (refused, never bool) {
 		v4 = ip.To4()
 	case bytes.Equal(ip[:12], []byte{0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}): // NAT64 64:ff9b::/96
 		v4 = net.IPv4(ip[12], ip[13], ip[14], ip[15]).To4()
+	case bytes.Equal(ip[:6], []byte{0, 0x64, 0xff, 0x9b, 0, 1}): // local-use NAT64 64:ff9b:1::/48, as /96s
+		v4 = net.IPv4(ip[12], ip[13], ip[14], ip[15]).To4()
 	case ip[0] == 0x20 && ip[1] == 0x02: // 6to4 2002::/16
 		v4 = net.IPv4(ip[2], ip[3], ip[4], ip[5]).To4()
 	}
@@ -480,7 +482,8 @@ func refusedIndependently(ip net.IP) (refused, never bool) {
 		if a4 := a.To4(); a4 != nil {
 			switch {
 			case a4[0] == 0, a4.Equal(net.IPv4bcast), a4.IsMulticast(),
-				a4.Equal(net.IPv4(169, 254, 169, 254)), a4.Equal(net.IPv4(169, 254, 170, 2)), a4.Equal(net.IPv4(100, 100, 100, 200)):
+				a4.Equal(net.IPv4(169, 254, 169, 254)), a4.Equal(net.IPv4(169, 254, 170, 2)), a4.Equal(net.IPv4(100, 100, 100, 200)),
+				a4.Equal(net.IPv4(168, 63, 129, 16)), a4.Equal(net.IPv4(192, 0, 0, 192)):
 				return true, true
 			case a4.IsLoopback(), a4.IsPrivate(), a4.IsLinkLocalUnicast(),
 				a4[0] == 100 && a4[1]&0xc0 == 64,         // 100.64.0.0/10
@@ -522,6 +525,7 @@ func FuzzAddressGuard(f *testing.F) {
 		"127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255", "224.0.0.1",
 		"8.8.8.8", "::1", "::", "fd00::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe",
 		"2002:7f00:1::", "2002:808:808::", "2606:4700::1111", "fd00:ec2::254", "2001::1", "64:ff9b:1::1",
+		"168.63.129.16", "192.0.0.192", "64:ff9b:1::a9fe:a9fe", "64:ff9b:1:ab::a83f:8110",
 	} {
 		f.Add(netip.MustParseAddr(s).AsSlice(), uint8(0))
 	}
@@ -552,16 +556,21 @@ func FuzzAddressGuard(f *testing.F) {
 			t.Fatalf("%s with AllowPrivateNetworks: guard says %v, the documented ranges say refused=%v", ip, errPrivate, wantNever)
 		}
 
-		// The embedded forms of a refused IPv4 address are refused.
+		// The embedded forms of a refused IPv4 address are refused, with
+		// AllowPrivateNetworks too if the address is.
 		if ip.Is4() && err != nil {
 			v4 := ip.As4()
 			for _, form := range []netip.Addr{
 				netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}),
 				netip.AddrFrom16([16]byte{1: 0x64, 2: 0xff, 3: 0x9b, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}),
+				netip.AddrFrom16([16]byte{1: 0x64, 2: 0xff, 3: 0x9b, 5: 1, 6: b[0], 7: bits, 12: v4[0], 13: v4[1], 14: v4[2], 15: v4[3]}),
 				netip.AddrFrom16([16]byte{0: 0x20, 1: 0x02, 2: v4[0], 3: v4[1], 4: v4[2], 5: v4[3]}),
 			} {
 				if (&webhook.AddressGuard{}).Check(form) == nil {
 					t.Fatalf("%s is refused but its form %s is allowed", ip, form)
+				}
+				if errPrivate != nil && (&webhook.AddressGuard{AllowPrivateNetworks: true}).Check(form) == nil {
+					t.Fatalf("%s is refused with AllowPrivateNetworks but its form %s is allowed", ip, form)
 				}
 			}
 		}

@@ -78,11 +78,13 @@ func (e *AddressError) Unwrap() error { return ErrAddressNotAllowed }
 // through): the unspecified addresses 0.0.0.0/8 and ::, multicast
 // 224.0.0.0/4 and ff00::/8, the broadcast address 255.255.255.255, and
 // the cloud metadata endpoints 169.254.169.254, 169.254.170.2,
-// 100.100.100.200 and fd00:ec2::254.
+// 100.100.100.200, 168.63.129.16 (Azure's WireServer), 192.0.0.192
+// (Oracle Cloud's) and fd00:ec2::254.
 //
 // An IPv6 address that embeds an IPv4 address (IPv4-mapped ::ffff:0:0/96,
-// NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by the embedded address as
-// well: it is refused if either is. An AddressGuard must not be changed
+// NAT64 64:ff9b::/96, local-use NAT64 64:ff9b:1::/48 with the IPv4
+// address in its last 32 bits, 6to4 2002::/16) is judged by the embedded
+// address as well: it is refused if either is. An AddressGuard must not be changed
 // while in use; its methods are safe for concurrent use.
 type AddressGuard struct {
 	// AllowPrivateNetworks allows the non-public unicast ranges listed
@@ -118,6 +120,8 @@ var refusedRanges = func() []addrRange {
 		{"169.254.169.254/32", classNever, "cloud metadata endpoint"},
 		{"169.254.170.2/32", classNever, "cloud metadata endpoint"},
 		{"100.100.100.200/32", classNever, "cloud metadata endpoint"},
+		{"168.63.129.16/32", classNever, "cloud metadata endpoint (Azure WireServer)"},
+		{"192.0.0.192/32", classNever, "cloud metadata endpoint (Oracle Cloud)"},
 		{"fd00:ec2::254/128", classNever, "cloud metadata endpoint"},
 		{"0.0.0.0/8", classNever, "unspecified (0.0.0.0/8)"},
 		{"255.255.255.255/32", classNever, "broadcast"},
@@ -151,12 +155,15 @@ var refusedRanges = func() []addrRange {
 }()
 
 var (
-	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour   = netip.MustParsePrefix("2002::/16")
+	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
+	localNAT64Prefix = netip.MustParsePrefix("64:ff9b:1::/48")
+	sixToFour        = netip.MustParsePrefix("2002::/16")
 )
 
 // embeddedIPv4 returns the IPv4 address inside an IPv4-mapped, NAT64 or
-// 6to4 IPv6 address, and how it is embedded.
+// 6to4 IPv6 address, and how it is embedded. The local-use NAT64 prefix
+// 64:ff9b:1::/48 (RFC 8215) is read as the /96 translation prefixes a
+// network carves out of it: the IPv4 address in the last 32 bits.
 func embeddedIPv4(ip netip.Addr) (netip.Addr, string, bool) {
 	if !ip.Is6() {
 		return netip.Addr{}, "", false
@@ -167,6 +174,8 @@ func embeddedIPv4(ip netip.Addr) (netip.Addr, string, bool) {
 		return ip.Unmap(), "IPv4-mapped", true
 	case nat64Prefix.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[12:16])), "NAT64", true
+	case localNAT64Prefix.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), "local-use NAT64", true
 	case sixToFour.Contains(ip):
 		return netip.AddrFrom4([4]byte(b[2:6])), "6to4", true
 	}

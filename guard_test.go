@@ -55,6 +55,10 @@ var guardCases = []struct {
 	{ip: "169.254.169.254", refused: true, reasonWords: "metadata"},
 	{ip: "169.254.170.2", refused: true, reasonWords: "metadata"},
 	{ip: "100.100.100.200", refused: true, reasonWords: "metadata"},
+	{ip: "168.63.129.16", refused: true, reasonWords: "metadata"}, // Azure WireServer, in public space
+	{ip: "192.0.0.192", refused: true, reasonWords: "metadata"},   // Oracle Cloud, inside 192.0.0.0/24
+	{ip: "168.63.129.17"}, // its neighbours are public
+	{ip: "192.0.0.191", refused: true, privateOK: true, reasonWords: "IETF"},
 	{ip: "0.0.0.0", refused: true, reasonWords: "unspecified"},
 	{ip: "0.1.2.3", refused: true, reasonWords: "unspecified"},
 	{ip: "255.255.255.255", refused: true, reasonWords: "broadcast"},
@@ -74,7 +78,7 @@ var guardCases = []struct {
 	{ip: "fd00:ec2::254", refused: true, reasonWords: "metadata"},
 	{ip: "100::1", refused: true, privateOK: true, reasonWords: "discard"},
 	{ip: "2001::1", refused: true, privateOK: true, reasonWords: "Teredo"},
-	{ip: "64:ff9b:1::1", refused: true, privateOK: true, reasonWords: "local-use NAT64"},
+	{ip: "64:ff9b:1::1", refused: true, reasonWords: "local-use NAT64 form of 0.0.0.1, unspecified"}, // like 64:ff9b::1
 	{ip: "::7f00:1", refused: true, privateOK: true, reasonWords: "IPv4-compatible"},
 
 	// IPv4 forms embedded in IPv6: judged by the IPv4 address.
@@ -88,6 +92,15 @@ var guardCases = []struct {
 	{ip: "64:ff9b::a9fe:a9fe", refused: true, reasonWords: "NAT64 form of 169.254.169.254"},
 	{ip: "64:ff9b::c0a8:101", refused: true, privateOK: true, reasonWords: "RFC 1918"},
 	{ip: "64:ff9b::e000:1", refused: true, reasonWords: "multicast"},
+	{ip: "64:ff9b::a83f:8110", refused: true, reasonWords: "NAT64 form of 168.63.129.16, cloud metadata"},
+	{ip: "::ffff:192.0.0.192", refused: true, reasonWords: "metadata"},
+	{ip: "64:ff9b:1::808:808", refused: true, privateOK: true, reasonWords: "local-use NAT64"},
+	{ip: "64:ff9b:1::7f00:1", refused: true, privateOK: true, reasonWords: "local-use NAT64"},
+	{ip: "64:ff9b:1::a9fe:a9fe", refused: true, reasonWords: "local-use NAT64 form of 169.254.169.254, cloud metadata"},
+	{ip: "64:ff9b:1:abcd:ef01::a9fe:a9fe", refused: true, reasonWords: "local-use NAT64 form of 169.254.169.254"}, // any /96 inside it
+	{ip: "64:ff9b:1::a83f:8110", refused: true, reasonWords: "metadata"},
+	{ip: "64:ff9b:1::", refused: true, reasonWords: "unspecified"},
+	{ip: "64:ff9b:1::e000:1", refused: true, reasonWords: "multicast"},
 	{ip: "2002:7f00:1::", refused: true, privateOK: true, reasonWords: "6to4 form of 127.0.0.1, loopback"},
 	{ip: "2002:a00:1::1", refused: true, privateOK: true, reasonWords: "RFC 1918"},
 	{ip: "2002:a9fe:a9fe::1", refused: true, reasonWords: "metadata"},

@@ -258,6 +258,9 @@ var ssrfClasses = []struct{ class, host string }{
 	{"IPv4-mapped private", "[::ffff:10.0.0.1]"},
 	{"NAT64 loopback", "[64:ff9b::7f00:1]"},
 	{"NAT64 metadata", "[64:ff9b::a9fe:a9fe]"},
+	{"Azure WireServer", "168.63.129.16"},
+	{"Oracle Cloud metadata", "192.0.0.192"},
+	{"local-use NAT64 metadata", "[64:ff9b:1::a9fe:a9fe]"},
 	{"6to4 loopback", "[2002:7f00:1::]"},
 	{"6to4 private", "[2002:c0a8:101::1]"},
 	{"localhost", "localhost"},
@@ -291,6 +294,8 @@ func TestSSRFRefusedWhenSaved(t *testing.T) {
 	for host, ok := range map[string]bool{
 		"127.0.0.1": true, "10.0.0.1": true, "[::1]": true, "[fd00::1]": true, "localhost": true, "[::ffff:192.168.1.1]": true,
 		"169.254.169.254": false, "0.0.0.0": false, "255.255.255.255": false, "[ff02::1]": false, "[64:ff9b::a9fe:a9fe]": false,
+		"168.63.129.16": false, "192.0.0.192": false, "[64:ff9b:1::a9fe:a9fe]": false, "[64:ff9b:1::a83f:8110]": false,
+		"[64:ff9b:1::7f00:1]": true, "192.0.0.170": true,
 	} {
 		err := p.d.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "o", URL: "http://" + host + "/", Events: []string{"*"}})
 		if ok {
@@ -378,6 +383,9 @@ var dnsTargets = []struct {
 	{"rfc1918.test", "private networks", []string{"10.0.0.1", "172.16.0.1", "192.168.0.1"}, "RFC 1918"},
 	{"metadata.test", "cloud metadata", []string{"169.254.169.254"}, "metadata"},
 	{"metadata6.test", "cloud metadata over NAT64", []string{"64:ff9b::a9fe:a9fe"}, "metadata"},
+	{"wireserver.test", "Azure WireServer", []string{"168.63.129.16"}, "metadata"},
+	{"oracle.test", "Oracle Cloud metadata", []string{"192.0.0.192"}, "metadata"},
+	{"localnat64.test", "cloud metadata over local-use NAT64", []string{"64:ff9b:1::a9fe:a9fe"}, "local-use NAT64 form of 169.254.169.254"},
 	{"linklocal.test", "link-local", []string{"169.254.3.4", "fe80::1"}, "link-local"},
 	{"cgnat.test", "carrier-grade NAT", []string{"100.64.0.1"}, "carrier-grade NAT"},
 	{"zero.test", "this network", []string{"0.0.0.0"}, "unspecified"},
@@ -432,6 +440,14 @@ func TestSSRFHostNamesRefusedAtDialTime(t *testing.T) {
 		require.NotContains(t, dl.LastError, "address not allowed", name)
 	}
 	require.Positive(t, ln.accepted.Load())
+
+	// Metadata endpoints stay refused at dial time with private networks
+	// allowed, in whatever form.
+	for _, name := range []string{"metadata.test", "metadata6.test", "wireserver.test", "oracle.test", "localnat64.test"} {
+		s := p.subscribe("o-"+name, "http://"+name+":"+port+"/in", "*")
+		p.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o-" + name})
+		p.refusedAttempt(s.ID, "metadata")
+	}
 }
 
 // TestSSRFEveryResolvedAddressIsChecked: a name resolving to an allowed
