@@ -203,16 +203,20 @@ type Dispatcher struct {
 	closed  bool
 	done    chan struct{} // closed when Close finished
 
-	closing  atomic.Bool
-	stop     chan struct{}      // closed to stop claiming
-	runCtx   context.Context    // parent of attempts; cancelled when Close's ctx ends
-	cancel   context.CancelFunc // cancels runCtx
-	wg       sync.WaitGroup     // claimer, workers, pruner
-	finishWG sync.WaitGroup     // finisher
-	jobs     chan *Delivery
-	outcomes chan Outcome
-	freed    chan struct{} // a worker became free
-	busy     atomic.Int64  // deliveries claimed and not yet done
+	closing atomic.Bool
+	stop    chan struct{}      // closed to stop claiming
+	runCtx  context.Context    // parent of attempts; cancelled when Close's ctx ends
+	cancel  context.CancelFunc // cancels runCtx
+	// finishCtx bounds the finisher's writes: cancelled shortly after
+	// Close's ctx ends, so that a hung Store cannot hold Close.
+	finishCtx    context.Context
+	cancelFinish context.CancelFunc
+	wg           sync.WaitGroup // claimer, workers, pruner
+	finishWG     sync.WaitGroup // finisher
+	jobs         chan *Delivery
+	outcomes     chan leasedOutcome
+	freed        chan struct{} // a worker became free
+	busy         atomic.Int64  // deliveries claimed and not yet done
 
 	inflightMu sync.Mutex
 	inflight   map[string]int // subscription ID -> attempts claimed
@@ -345,6 +349,7 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		d.senders[name] = s
 	}
 	d.runCtx, d.cancel = context.WithCancel(context.Background())
+	d.finishCtx, d.cancelFinish = context.WithCancel(context.Background())
 	return d, nil
 }
 
@@ -357,8 +362,10 @@ func belowTimeout(phase, attempt time.Duration) time.Duration {
 	return phase
 }
 
-// Store returns the dispatcher's Store, for reads such as ListDeliveries
-// and ListAttempts.
+// Store returns the dispatcher's Store: for the engine's own wiring (such
+// as pgstore's outbox). Hosts read through the Dispatcher's org-scoped
+// methods (GetDelivery, ListDeliveries, GetEvent, ListEvents, Stats)
+// instead: the Store also exposes Claim and Finish.
 func (d *Dispatcher) Store() Store { return d.store }
 
 // Start starts delivering: a claimer, Config.Workers workers, a finisher
@@ -379,7 +386,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	d.started = true
 	d.jobs = make(chan *Delivery, d.cfg.Workers)
-	d.outcomes = make(chan Outcome, d.cfg.Workers*2)
+	d.outcomes = make(chan leasedOutcome, d.cfg.Workers*2)
 	d.freed = make(chan struct{}, 1)
 	d.wg.Add(1 + d.cfg.Workers)
 	go d.claimLoop()
@@ -399,7 +406,12 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 // (then cancels them), releases the leases of the deliveries it claimed
 // but did not finish, so another process takes them over at once, and
 // returns when every goroutine it started has exited: ctx.Err() if ctx
-// ended first, nil otherwise. Close is idempotent and safe before Start;
+// ended first, nil otherwise. Close returns soon after ctx ends (within
+// half a second) whatever the Store does: outcomes it could not write by
+// then are not lost, their deliveries are tried again once their leases
+// expire (an attempt may repeat). An attempt cut short after its request
+// was sent is logged, as the endpoint saw it. Pass a fresh context (not
+// one already cancelled by a shutdown signal) to let attempts finish. Close is idempotent and safe before Start;
 // after it, Dispatch returns ErrDispatcherClosed.
 func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
@@ -415,30 +427,47 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	d.closing.Store(true)
 	if !started {
 		d.cancel()
+		d.cancelFinish()
 		return nil
 	}
 	close(d.stop)
-	workersDone := make(chan struct{})
-	go func() {
-		d.wg.Wait()
-		close(workersDone)
-	}()
 	var err error
-	select {
-	case <-workersDone:
-	case <-ctx.Done():
-		err = ctx.Err()
-		d.cancel() // abort attempts in flight; they are released
-		<-workersDone
-	}
+	// Past ctx, attempts in flight are aborted, and the finisher has a
+	// short grace to write their releases before its writes are cut off
+	// too: Close returns soon after ctx ends, whatever the Store does.
+	var graceMu sync.Mutex
+	var grace *time.Timer
+	stopAfter := context.AfterFunc(ctx, func() {
+		d.cancel()
+		graceMu.Lock()
+		grace = time.AfterFunc(closeGrace, d.cancelFinish)
+		graceMu.Unlock()
+	})
+	defer func() {
+		stopAfter()
+		graceMu.Lock()
+		if grace != nil {
+			grace.Stop()
+		}
+		graceMu.Unlock()
+	}()
+	d.wg.Wait()
 	close(d.outcomes)
 	d.finishWG.Wait()
+	if ctx.Err() != nil {
+		err = ctx.Err()
+	}
 	d.cancel()
+	d.cancelFinish()
 	if d.ownClient != nil {
 		d.ownClient.CloseIdleConnections()
 	}
 	return err
 }
+
+// closeGrace is how long after Close's context ends the finisher may still
+// write outcomes (the releases of aborted attempts).
+const closeGrace = 500 * time.Millisecond
 
 func (d *Dispatcher) isClosed() bool {
 	d.mu.Lock()
@@ -473,7 +502,7 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err := d.prepareEvent(&ev, now); err != nil {
 		return DispatchResult{}, err
 	}
-	subIDs, err := d.matchIDs(ctx, ev.OrganizationID, ev.Type)
+	subIDs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
 	}
@@ -530,29 +559,6 @@ func putFanOut(f *fanOut) {
 	fanOutPool.Put(f)
 }
 
-// subscriptionIDMatcher is implemented by Stores that can match without
-// copying the subscriptions (memstore): Dispatch needs only their IDs.
-type subscriptionIDMatcher interface {
-	MatchSubscriptionIDs(ctx context.Context, orgID, eventType string) ([]string, error)
-}
-
-// matchIDs returns the IDs of the subscriptions MatchSubscriptions
-// returns, in its order.
-func (d *Dispatcher) matchIDs(ctx context.Context, orgID, eventType string) ([]string, error) {
-	if m, ok := d.store.(subscriptionIDMatcher); ok {
-		return m.MatchSubscriptionIDs(ctx, orgID, eventType)
-	}
-	subs, err := d.store.MatchSubscriptions(ctx, orgID, eventType)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(subs))
-	for i, s := range subs {
-		out[i] = s.ID
-	}
-	return out, nil
-}
-
 func (d *Dispatcher) prepareEvent(ev *Event, now time.Time) error {
 	bad := func(field, format string, args ...any) error {
 		return invalid(ErrInvalidEvent, field, format, args...)
@@ -600,6 +606,9 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) er
 	if err := d.validateSubscription(s); err != nil {
 		return err
 	}
+	if d.isClosed() {
+		return ErrDispatcherClosed
+	}
 	now := d.clock.Now().Round(0).Truncate(time.Microsecond)
 	if s.ID == "" {
 		s.ID = ids.New("sub_", now)
@@ -636,14 +645,14 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 	if err := d.validateSubscription(s); err != nil {
 		return err
 	}
+	if d.isClosed() {
+		return ErrDispatcherClosed
+	}
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
-	old, err := d.store.GetSubscription(ctx, s.ID)
+	old, err := d.store.GetSubscription(ctx, s.OrganizationID, s.ID)
 	if err != nil {
 		return err
-	}
-	if old.OrganizationID != s.OrganizationID {
-		return invalid(ErrInvalidSubscription, "OrganizationID", "cannot change")
 	}
 	u := *s
 	u.Secret = orDefault(u.Secret, old.Secret)
@@ -659,7 +668,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 		return err
 	}
 	if u.State == StateActive && old.State != StateActive {
-		if err := d.store.SetSubscriptionState(ctx, u.ID, StateActive, u.UpdatedAt); err != nil {
+		if err := d.store.SetSubscriptionState(ctx, u.OrganizationID, u.ID, StateActive, u.UpdatedAt); err != nil {
 			return err
 		}
 		u.ConsecutiveFailures = 0
@@ -720,14 +729,19 @@ func (d *Dispatcher) checkTarget(raw string) error {
 	return nil
 }
 
-// GetSubscription returns the subscription with the ID, or ErrNotFound.
-func (d *Dispatcher) GetSubscription(ctx context.Context, id string) (*Subscription, error) {
-	return d.store.GetSubscription(ctx, id)
+// GetSubscription returns the organization's subscription with the ID, or
+// ErrNotFound (also for another organization's).
+func (d *Dispatcher) GetSubscription(ctx context.Context, orgID, id string) (*Subscription, error) {
+	return d.store.GetSubscription(ctx, orgID, id)
 }
 
-// DeleteSubscription deletes the subscription and its pending deliveries.
-func (d *Dispatcher) DeleteSubscription(ctx context.Context, id string) error {
-	return d.store.DeleteSubscription(ctx, id)
+// DeleteSubscription deletes the organization's subscription and its
+// pending deliveries.
+func (d *Dispatcher) DeleteSubscription(ctx context.Context, orgID, id string) error {
+	if d.isClosed() {
+		return ErrDispatcherClosed
+	}
+	return d.store.DeleteSubscription(ctx, orgID, id)
 }
 
 // ListSubscriptions returns a page of an organization's subscriptions and
@@ -741,42 +755,149 @@ func (d *Dispatcher) ListSubscriptions(ctx context.Context, orgID string, page P
 
 func checkPage(p Page) error {
 	if p.Limit < 0 || p.Limit > MaxPageLimit {
-		return invalid(ErrInvalidArgument, "Page.Limit", "must be 0 to %d", MaxPageLimit)
+		return invalid(ErrInvalidArgument, "limit", "must be 0 to %d", MaxPageLimit)
+	}
+	return nil
+}
+
+func checkOrder(o Order) error {
+	switch o {
+	case "", OldestFirst, NewestFirst:
+		return nil
+	}
+	return invalid(ErrInvalidArgument, "order", "must be %q or %q", OldestFirst, NewestFirst)
+}
+
+func checkRange(from, to time.Time) error {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return invalid(ErrInvalidArgument, "to", "must be after from")
 	}
 	return nil
 }
 
 // SetSubscriptionState stops (StateStopped) or re-activates (StateActive)
-// a subscription. Re-activation resets its failure count, and its waiting
-// deliveries resume; see Replay for the events it missed meanwhile.
-func (d *Dispatcher) SetSubscriptionState(ctx context.Context, id string, state State) error {
+// the organization's subscription. Re-activation resets its failure count,
+// and its waiting deliveries resume; see Replay for the events it missed
+// meanwhile.
+func (d *Dispatcher) SetSubscriptionState(ctx context.Context, orgID, id string, state State) error {
 	switch state {
 	case StateActive, StateStopped, StateTooManyErrors:
 	default:
 		return invalid(ErrInvalidArgument, "state", "must be %q, %q or %q", StateActive, StateStopped, StateTooManyErrors)
 	}
-	return d.store.SetSubscriptionState(ctx, id, state, d.clock.Now())
-}
-
-// Redeliver puts a dead (or delivered) delivery back in the queue, due
-// now, with a fresh retry schedule.
-func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
-	return d.store.Redeliver(ctx, deliveryID, d.clock.Now())
-}
-
-// RedeliverDead redelivers the dead deliveries of a subscription created
-// in [from, to) (a zero bound is open) and returns how many.
-func (d *Dispatcher) RedeliverDead(ctx context.Context, subscriptionID string, from, to time.Time) (int, error) {
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		return 0, invalid(ErrInvalidArgument, "to", "must be after from")
+	if d.isClosed() {
+		return ErrDispatcherClosed
 	}
-	if _, err := d.store.GetSubscription(ctx, subscriptionID); err != nil {
+	return d.store.SetSubscriptionState(ctx, orgID, id, state, d.clock.Now())
+}
+
+// GetDelivery returns the organization's delivery with the ID and its
+// attempts, oldest first, or ErrNotFound.
+func (d *Dispatcher) GetDelivery(ctx context.Context, orgID, id string) (*Delivery, []*Attempt, error) {
+	dl, err := d.store.GetDelivery(ctx, orgID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	attempts, err := d.store.ListAttempts(ctx, orgID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return dl, attempts, nil
+}
+
+// ListDeliveries returns a page of the deliveries f selects, and the cursor
+// of the next page ("" after the last). f.OrganizationID is required.
+func (d *Dispatcher) ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, string, error) {
+	if f.OrganizationID == "" {
+		return nil, "", invalid(ErrInvalidArgument, "organizationId", "is required")
+	}
+	if err := errors.Join(checkPage(f.Page), checkOrder(f.Order), checkRange(f.CreatedFrom, f.CreatedTo)); err != nil {
+		return nil, "", err
+	}
+	switch f.State {
+	case "", DeliveryPending, DeliveryDelivered, DeliveryDead:
+	default:
+		return nil, "", invalid(ErrInvalidArgument, "state", "must be %q, %q or %q", DeliveryPending, DeliveryDelivered, DeliveryDead)
+	}
+	return d.store.ListDeliveries(ctx, f)
+}
+
+// GetEvent returns the organization's event with the ID and its
+// deliveries, oldest first, or ErrNotFound.
+func (d *Dispatcher) GetEvent(ctx context.Context, orgID, id string) (*Event, []*Delivery, error) {
+	ev, err := d.store.GetEvent(ctx, orgID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var all []*Delivery
+	f := DeliveryFilter{OrganizationID: orgID, EventID: id, Page: Page{Limit: MaxPageLimit}}
+	for {
+		page, next, err := d.store.ListDeliveries(ctx, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return ev, all, nil
+		}
+		f.Page.Cursor = next
+	}
+}
+
+// ListEvents returns a page of the events f selects, and the cursor of the
+// next page. f.OrganizationID is required.
+func (d *Dispatcher) ListEvents(ctx context.Context, f EventFilter) ([]*Event, string, error) {
+	if f.OrganizationID == "" {
+		return nil, "", invalid(ErrInvalidArgument, "organizationId", "is required")
+	}
+	if err := errors.Join(checkPage(f.Page), checkOrder(f.Order), checkRange(f.From, f.To)); err != nil {
+		return nil, "", err
+	}
+	return d.store.ListEvents(ctx, f)
+}
+
+// Stats sums up the deliveries of one subscription of the organization
+// (subscriptionID set) or of all its subscriptions, with the attempts and
+// failures of the last window (truncated to whole hours; 0 means 24
+// hours). It reads counters: cheap enough for every page view.
+func (d *Dispatcher) Stats(ctx context.Context, orgID, subscriptionID string, window time.Duration) (*Stats, error) {
+	if orgID == "" {
+		return nil, invalid(ErrInvalidArgument, "organizationId", "is required")
+	}
+	if window < 0 {
+		return nil, invalid(ErrInvalidArgument, "window", "must not be negative")
+	}
+	window = orDefault(window, 24*time.Hour)
+	return d.store.Stats(ctx, StatsFilter{OrganizationID: orgID, SubscriptionID: subscriptionID, Since: d.clock.Now().Add(-window)})
+}
+
+// Redeliver puts the organization's dead (or delivered) delivery back in
+// the queue, due now, with a fresh retry schedule. Its attempt numbers go
+// on, and the next attempt is logged as Manual.
+func (d *Dispatcher) Redeliver(ctx context.Context, orgID, deliveryID string) error {
+	if d.isClosed() {
+		return ErrDispatcherClosed
+	}
+	return d.store.Redeliver(ctx, orgID, deliveryID, d.clock.Now())
+}
+
+// RedeliverDead redelivers the dead deliveries of the organization's
+// subscription created in [from, to) (a zero bound is open) and returns
+// how many.
+func (d *Dispatcher) RedeliverDead(ctx context.Context, orgID, subscriptionID string, from, to time.Time) (int, error) {
+	if err := checkRange(from, to); err != nil {
+		return 0, err
+	}
+	if d.isClosed() {
+		return 0, ErrDispatcherClosed
+	}
+	if _, err := d.store.GetSubscription(ctx, orgID, subscriptionID); err != nil {
 		return 0, err
 	}
 	// Collect first: redelivering while paging would move rows under the
 	// cursor's filter.
 	var todo []string
-	f := DeliveryFilter{SubscriptionID: subscriptionID, State: DeliveryDead, CreatedFrom: from, CreatedTo: to, Page: Page{Limit: MaxPageLimit}}
+	f := DeliveryFilter{OrganizationID: orgID, SubscriptionID: subscriptionID, State: DeliveryDead, CreatedFrom: from, CreatedTo: to, Page: Page{Limit: MaxPageLimit}}
 	for {
 		page, next, err := d.store.ListDeliveries(ctx, f)
 		if err != nil {
@@ -792,23 +913,26 @@ func (d *Dispatcher) RedeliverDead(ctx context.Context, subscriptionID string, f
 	}
 	now := d.clock.Now()
 	for i, id := range todo {
-		if err := d.store.Redeliver(ctx, id, now); err != nil {
+		if err := d.store.Redeliver(ctx, orgID, id, now); err != nil {
 			return i, err
 		}
 	}
 	return len(todo), nil
 }
 
-// Replay enqueues, for the subscription, the stored events of its
-// organization whose Timestamp is in [from, to) (a zero bound is open) and
-// that match its Events, skipping those it already has a delivery for. It
-// returns how many deliveries it created. Use it after re-activating a
-// subscription to send what it missed while it was off.
-func (d *Dispatcher) Replay(ctx context.Context, subscriptionID string, from, to time.Time) (int, error) {
-	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
-		return 0, invalid(ErrInvalidArgument, "to", "must be after from")
+// Replay enqueues, for the organization's subscription, the stored events
+// of the organization whose Timestamp is in [from, to) (a zero bound is
+// open) and that match its Events, skipping those it already has a
+// delivery for. It returns how many deliveries it created. Use it after
+// re-activating a subscription to send what it missed while it was off.
+func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, from, to time.Time) (int, error) {
+	if err := checkRange(from, to); err != nil {
+		return 0, err
 	}
-	sub, err := d.store.GetSubscription(ctx, subscriptionID)
+	if d.isClosed() {
+		return 0, ErrDispatcherClosed
+	}
+	sub, err := d.store.GetSubscription(ctx, orgID, subscriptionID)
 	if err != nil {
 		return 0, err
 	}

@@ -96,11 +96,11 @@ func (b *bundle) dispatch(ev webhook.Event) webhook.DispatchResult {
 
 // waitAttempts waits until the subscription's only delivery has made n
 // attempts and their outcome is stored, and returns it.
-func (b *bundle) waitAttempts(subID string, n int) *webhook.Delivery {
+func (b *bundle) waitAttempts(sub *webhook.Subscription, n int) *webhook.Delivery {
 	b.t.Helper()
 	var dl *webhook.Delivery
 	require.Eventually(b.t, func() bool {
-		ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{SubscriptionID: subID})
+		ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: sub.OrganizationID, SubscriptionID: sub.ID})
 		if err != nil || len(ds) != 1 {
 			return false
 		}
@@ -191,7 +191,7 @@ func TestDispatchFansOutToMatchingSubscriptionsOfTheOrganization(t *testing.T) {
 	b.subscribe("org1", rcv.URL+"/other-type", "sale.changed")
 	b.subscribe("org2", rcv.URL+"/other-org", "*")
 	stopped := b.subscribe("org1", rcv.URL+"/stopped", "*")
-	require.NoError(t, b.d.SetSubscriptionState(context.Background(), stopped.ID, webhook.StateStopped))
+	require.NoError(t, b.d.SetSubscriptionState(context.Background(), stopped.OrganizationID, stopped.ID, webhook.StateStopped))
 
 	res := b.dispatch(webhook.Event{Type: "contact.created", OrganizationID: "org1", Data: json.RawMessage(`{"id":7}`)})
 	require.Equal(t, 3, res.Matched)
@@ -206,7 +206,7 @@ func TestDispatchFansOutToMatchingSubscriptionsOfTheOrganization(t *testing.T) {
 		paths[string(r.body)] = true
 	}
 	for _, s := range []*webhook.Subscription{exact, prefix, all} {
-		require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 1).State)
+		require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s, 1).State)
 	}
 	// The three bodies are the same Envelope.
 	require.Len(t, paths, 1)
@@ -224,7 +224,7 @@ func TestDeliveredRequestVerifiesAsStandardWebhooks(t *testing.T) {
 	ts := time.Date(2017, 1, 24, 3, 42, 59, 0, time.FixedZone("", -6*3600))
 	res := b.dispatch(webhook.Event{ID: "evt_1", Type: "contact.created", OrganizationID: "org1", Timestamp: ts, Data: json.RawMessage(`{"id":7}`)})
 	require.Equal(t, "evt_1", res.EventID)
-	b.waitAttempts(s.ID, 1)
+	b.waitAttempts(s, 1)
 
 	r := rcv.get(0)
 	require.Equal(t, `{"eventTrigger":"contact.created","eventTimestamp":"2017-01-24T03:42:59.000-06:00","organizationId":"org1","data":{"id":7},"customParameters":{"source":"crm"},"tenant":"acme"}`, string(r.body))
@@ -249,7 +249,7 @@ func TestFormBodyWithBasicAuth(t *testing.T) {
 	}
 	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
 	b.dispatch(webhook.Event{ID: "e1", Type: "account.create", OrganizationID: "org1", Data: json.RawMessage(`{"a":"b&c"}`)})
-	b.waitAttempts(s.ID, 1)
+	b.waitAttempts(s, 1)
 	r := rcv.get(0)
 	require.Equal(t, webhook.ContentTypeForm, r.header.Get("Content-Type"))
 	req := &http.Request{Header: r.header}
@@ -267,13 +267,13 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "contact.created", OrganizationID: "org1"})
 
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Equal(t, 500, dl.LastStatusCode)
 	require.Equal(t, t0.Add(webhook.DefaultRetryInitialInterval), dl.NextAttemptAt, "first retry after the initial interval")
 	b.advanceTo(dl.NextAttemptAt)
 
-	dl = b.waitAttempts(s.ID, 2)
+	dl = b.waitAttempts(s, 2)
 	require.Equal(t, 503, dl.LastStatusCode)
 	require.Equal(t, t0.Add(5*time.Second+15*time.Second), dl.NextAttemptAt, "the interval grows by the multiplier")
 
@@ -282,7 +282,7 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	rcv.hang = make(chan struct{})
 	rcv.mu.Unlock()
 	b.advanceTo(dl.NextAttemptAt)
-	dl = b.waitAttempts(s.ID, 3)
+	dl = b.waitAttempts(s, 3)
 	require.Equal(t, 0, dl.LastStatusCode)
 	require.Contains(t, dl.LastError, "deadline exceeded")
 	require.Equal(t, webhook.DeliveryPending, dl.State)
@@ -292,7 +292,7 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	rcv.mu.Unlock()
 
 	b.advanceTo(dl.NextAttemptAt)
-	dl = b.waitAttempts(s.ID, 4)
+	dl = b.waitAttempts(s, 4)
 	require.Equal(t, webhook.DeliveryDelivered, dl.State)
 	require.Equal(t, 4, rcv.count())
 	ids := map[string]bool{}
@@ -301,7 +301,7 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	}
 	require.Len(t, ids, 1, "every retry carries the same webhook-id")
 
-	attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+	attempts, err := b.store.ListAttempts(context.Background(), dl.OrganizationID, dl.ID)
 	require.NoError(t, err)
 	require.Len(t, attempts, 4)
 	for i, a := range attempts {
@@ -310,7 +310,7 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	require.Equal(t, "Internal Server Error", attempts[0].ResponseBody)
 	require.Equal(t, webhook.DeliveryPending, attempts[0].Outcome)
 	require.Equal(t, webhook.DeliveryDelivered, attempts[3].Outcome)
-	sub, err := b.d.GetSubscription(context.Background(), s.ID)
+	sub, err := b.d.GetSubscription(context.Background(), s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Zero(t, sub.ConsecutiveFailures, "success resets the failure count")
 }
@@ -322,13 +322,13 @@ func TestRetryAfterIsObeyed(t *testing.T) {
 	rcv.header.Set("Retry-After", "120")
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, 429, dl.LastStatusCode)
 	require.Equal(t, t0.Add(120*time.Second), dl.NextAttemptAt)
 	b.advanceTo(t0.Add(119 * time.Second))
 	require.Equal(t, 1, rcv.count(), "no attempt before Retry-After")
 	b.advanceTo(dl.NextAttemptAt)
-	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 2).State)
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s, 2).State)
 }
 
 func TestExhaustedDeliveryIsDeadAndCanBeRedelivered(t *testing.T) {
@@ -339,20 +339,27 @@ func TestExhaustedDeliveryIsDeadAndCanBeRedelivered(t *testing.T) {
 	rcv := newReceiver(t, 500, 500, 200)
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	b.advanceTo(dl.NextAttemptAt)
-	dl = b.waitAttempts(s.ID, 2)
+	dl = b.waitAttempts(s, 2)
 	require.Equal(t, webhook.DeliveryDead, dl.State, "kept, dead")
 
-	require.NoError(t, b.d.Redeliver(context.Background(), dl.ID))
-	dl = b.waitAttempts(s.ID, 1)
+	require.Zero(t, dl.NextAttemptAt, "a dead delivery has no next attempt")
+
+	require.NoError(t, b.d.Redeliver(context.Background(), dl.OrganizationID, dl.ID))
+	dl = b.waitAttempts(s, 3)
 	require.Equal(t, webhook.DeliveryDelivered, dl.State)
+	require.Zero(t, dl.NextAttemptAt, "a delivered delivery has no next attempt")
 	require.Equal(t, 3, rcv.count())
-	attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+	_, attempts, err := b.d.GetDelivery(context.Background(), dl.OrganizationID, dl.ID)
 	require.NoError(t, err)
 	require.Len(t, attempts, 3, "the log keeps the attempts before the redelivery")
+	for i, a := range attempts {
+		require.Equal(t, i+1, a.Number, "attempt numbers go on across a redelivery")
+		require.Equal(t, i == 2, a.Manual, "only the attempt after the redelivery is manual")
+	}
 
-	err = b.d.Redeliver(context.Background(), "dlv_missing")
+	err = b.d.Redeliver(context.Background(), s.OrganizationID, "dlv_missing")
 	require.ErrorIs(t, err, webhook.ErrNotFound)
 }
 
@@ -367,17 +374,17 @@ func TestRedeliverDeadInBulk(t *testing.T) {
 		b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
 	}
 	require.Eventually(t, func() bool {
-		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{SubscriptionID: s.ID, State: webhook.DeliveryDead})
+		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDead})
 		return len(ds) == 3
 	}, 5*time.Second, time.Millisecond)
-	n, err := b.d.RedeliverDead(context.Background(), s.ID, t0.Add(-time.Hour), t0.Add(time.Hour))
+	n, err := b.d.RedeliverDead(context.Background(), s.OrganizationID, s.ID, t0.Add(-time.Hour), t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.Eventually(t, func() bool {
-		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{SubscriptionID: s.ID, State: webhook.DeliveryDelivered})
+		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDelivered})
 		return len(ds) == 3
 	}, 5*time.Second, time.Millisecond)
-	_, err = b.d.RedeliverDead(context.Background(), s.ID, t0, t0)
+	_, err = b.d.RedeliverDead(context.Background(), s.OrganizationID, s.ID, t0, t0)
 	require.ErrorIs(t, err, webhook.ErrInvalidArgument)
 }
 
@@ -402,7 +409,7 @@ func TestTooManyErrorsDisablesAndNotifies(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("notifier not told")
 	}
-	sub, err := b.d.GetSubscription(context.Background(), s.ID)
+	sub, err := b.d.GetSubscription(context.Background(), s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.StateTooManyErrors, sub.State)
 
@@ -415,8 +422,8 @@ func TestTooManyErrorsDisablesAndNotifies(t *testing.T) {
 	rcv.mu.Lock()
 	rcv.script = []int{200}
 	rcv.mu.Unlock()
-	require.NoError(t, b.d.SetSubscriptionState(context.Background(), s.ID, webhook.StateActive))
-	n, err := b.d.Replay(context.Background(), s.ID, time.Time{}, time.Time{})
+	require.NoError(t, b.d.SetSubscriptionState(context.Background(), s.OrganizationID, s.ID, webhook.StateActive))
+	n, err := b.d.Replay(context.Background(), s.OrganizationID, s.ID, time.Time{}, time.Time{})
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "only the event it never had a delivery for")
 	require.Eventually(t, func() bool { return rcv.count() == 4 }, 5*time.Second, time.Millisecond)
@@ -429,11 +436,11 @@ func TestGoneStopsTheSubscription(t *testing.T) {
 	rcv := newReceiver(t, 410)
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	n := <-b.notes
 	require.Equal(t, webhook.StateStopped, n.State)
-	sub, err := b.d.GetSubscription(context.Background(), s.ID)
+	sub, err := b.d.GetSubscription(context.Background(), s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.StateStopped, sub.State)
 }
@@ -446,7 +453,7 @@ func TestPermanentStatusesArePolicy(t *testing.T) {
 	rcv := newReceiver(t, 400)
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
-	require.Equal(t, webhook.DeliveryDead, b.waitAttempts(s.ID, 1).State)
+	require.Equal(t, webhook.DeliveryDead, b.waitAttempts(s, 1).State)
 }
 
 func TestIdempotentDispatch(t *testing.T) {
@@ -465,7 +472,7 @@ func TestIdempotentDispatch(t *testing.T) {
 	b.subscribe("org2", rcv.URL, "*")
 	ev.OrganizationID = "org2"
 	require.Equal(t, 1, b.dispatch(ev).Enqueued)
-	b.waitAttempts(s.ID, 1)
+	b.waitAttempts(s, 1)
 	require.Eventually(t, func() bool { return rcv.count() == 2 }, 5*time.Second, time.Millisecond)
 	stored, err := b.store.GetEvent(context.Background(), "org1", "evt_same")
 	require.NoError(t, err)
@@ -531,7 +538,7 @@ func TestCloseDrainsAndReleases(t *testing.T) {
 	require.NoError(t, d.Close(ctx))
 	require.NoError(t, d.Close(ctx), "Close is idempotent")
 
-	all, _, err := store.ListDeliveries(context.Background(), webhook.DeliveryFilter{})
+	all, _, err := store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: "o"})
 	require.NoError(t, err)
 	states := map[webhook.DeliveryState]int{}
 	for _, dl := range all {
@@ -572,11 +579,16 @@ func TestCloseCancelsAttemptsWhenItsContextEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, d.Close(ctx), context.DeadlineExceeded)
-	dl, _, err := store.ListDeliveries(context.Background(), webhook.DeliveryFilter{})
+	dl, _, err := store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: "o"})
 	require.NoError(t, err)
-	require.Equal(t, webhook.DeliveryPending, dl[0].State)
-	require.Zero(t, dl[0].Attempts, "an attempt cut short by Close is released, not counted")
+	require.Equal(t, webhook.DeliveryPending, dl[0].State, "still scheduled")
 	require.True(t, dl[0].LeasedUntil.IsZero())
+	// The endpoint was hit: the log shows the attempt it saw.
+	_, attempts, err := d.GetDelivery(context.Background(), "o", dl[0].ID)
+	require.NoError(t, err)
+	require.Len(t, attempts, rcv.count(), "attempts logged = requests received")
+	require.Contains(t, attempts[0].Error, "shutdown")
+	require.Equal(t, webhook.DeliveryPending, attempts[0].Outcome)
 }
 
 func TestCustomSenderType(t *testing.T) {
@@ -591,7 +603,7 @@ func TestCustomSenderType(t *testing.T) {
 	s := &webhook.Subscription{OrganizationID: "o", URL: "script:welcome-mail", Events: []string{"*"}, Type: "crmscript"}
 	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: json.RawMessage(`{"x":1}`)})
-	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 1).State)
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s, 1).State)
 	require.Contains(t, got.Load(), "script:welcome-mail ")
 	require.Contains(t, got.Load(), `"data":{"x":1}`)
 
@@ -613,7 +625,7 @@ func TestSenderPanicIsAFailedAttempt(t *testing.T) {
 	s := &webhook.Subscription{OrganizationID: "o", URL: "https://example.com", Events: []string{"*"}, Type: "boom"}
 	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Contains(t, dl.LastError, "kaboom")
 }
@@ -624,9 +636,9 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 	rcv := newReceiver(t, 500, 200)
 	s := b.subscribe("org1", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "x.y", OrganizationID: "org1"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	b.advanceTo(dl.NextAttemptAt)
-	b.waitAttempts(s.ID, 2)
+	b.waitAttempts(s, 2)
 	first, second := <-b.infos, <-b.infos
 	require.Equal(t, 1, first.Attempt)
 	require.Equal(t, 500, first.StatusCode)
@@ -648,7 +660,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	t.Cleanup(redirect.Close)
 	s := b.subscribe("o", redirect.URL, "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, 302, dl.LastStatusCode)
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	require.Zero(t, target.count())
@@ -663,8 +675,8 @@ func TestResponseBodyIsTruncatedInTheLog(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s := b.subscribe("o", srv.URL, "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
-	attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+	dl := b.waitAttempts(s, 1)
+	attempts, err := b.store.ListAttempts(context.Background(), dl.OrganizationID, dl.ID)
 	require.NoError(t, err)
 	require.Equal(t, "0123456789", attempts[0].ResponseBody)
 }
@@ -719,7 +731,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	upd = *good
 	upd.ID = "sub_missing"
 	require.ErrorIs(t, b.d.UpdateSubscription(ctx, &upd), webhook.ErrNotFound)
-	require.ErrorIs(t, b.d.SetSubscriptionState(ctx, good.ID, "Paused"), webhook.ErrInvalidArgument)
+	require.ErrorIs(t, b.d.SetSubscriptionState(ctx, good.OrganizationID, good.ID, "Paused"), webhook.ErrInvalidArgument)
 	_, _, err = b.d.ListSubscriptions(ctx, "org1", webhook.Page{Limit: -1})
 	require.ErrorIs(t, err, webhook.ErrInvalidArgument)
 

@@ -31,7 +31,7 @@ func Example_webhooktest() {
 		panic(err)
 	}
 	td.WaitIdle(t) // the first attempt is made and its outcome stored
-	dl := td.Deliveries(t, sub.ID)[0]
+	dl := td.Deliveries(t, sub.OrganizationID, sub.ID)[0]
 	fmt.Println("after the first attempt:", dl.State, dl.LastStatusCode, "next in", dl.NextAttemptAt.Sub(td.Clock.Now()))
 
 	moved := td.AdvanceUntilIdle(t) // through the retries, each at its time
@@ -41,7 +41,7 @@ func Example_webhooktest() {
 		fmt.Printf("#%d %s signed at %s verified=%v answered %d\n",
 			r.Seq, r.ID(), time.Unix(unix, 0).UTC().Format(time.TimeOnly), r.Verified, r.Status)
 	}
-	dl = td.Deliveries(t, sub.ID)[0]
+	dl = td.Deliveries(t, sub.OrganizationID, sub.ID)[0]
 	fmt.Println("finally:", dl.State, "after", dl.Attempts, "attempts")
 	// Output:
 	// after the first attempt: pending 503 next in 5s

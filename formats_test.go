@@ -120,7 +120,7 @@ func TestReservedKeysRefusedAtSave(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	require.ErrorIs(t, err, webhook.ErrInvalidSubscription)
 	require.Equal(t, `customParameters["Organization_ID"]`, ve.Field)
-	got, err := b.d.GetSubscription(ctx, s.ID)
+	got, err := b.d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.FormatEnvelope, got.Format)
 }

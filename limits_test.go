@@ -200,7 +200,7 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 		ev := tc.event(tc.limit)
 		res, err := d.Dispatch(ctx, ev)
 		require.NoError(t, err, "%s at %d", tc.name, tc.limit)
-		evs, _, err := d.Store().ListEvents(ctx, webhook.EventFilter{OrganizationID: ev.OrganizationID})
+		evs, _, err := d.ListEvents(ctx, webhook.EventFilter{OrganizationID: ev.OrganizationID})
 		require.NoError(t, err)
 		require.Len(t, evs, 1)
 		require.Equal(t, res.EventID, evs[0].ID)
@@ -212,7 +212,7 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 		require.ErrorAs(t, err, &ve, tc.name)
 		require.Equal(t, tc.field, ve.Field, tc.name)
 		if ev.OrganizationID == "o" {
-			evs, _, err = d.Store().ListEvents(ctx, webhook.EventFilter{OrganizationID: "o"})
+			evs, _, err = d.ListEvents(ctx, webhook.EventFilter{OrganizationID: "o"})
 			require.NoError(t, err)
 			require.Len(t, evs, 1, "%s: nothing more was stored", tc.name)
 		}
@@ -290,9 +290,9 @@ func TestResponseBodyLimitsAtTheBoundary(t *testing.T) {
 		size.Store(int64(n))
 		s := b.subscribe(org, srv.URL, "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: org})
-		dl := b.waitAttempts(s.ID, 1)
+		dl := b.waitAttempts(s, 1)
 		require.Equal(t, webhook.DeliveryDelivered, dl.State)
-		attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+		attempts, err := b.store.ListAttempts(context.Background(), dl.OrganizationID, dl.ID)
 		require.NoError(t, err)
 		return attempts[0].ResponseBody
 	}
@@ -344,8 +344,8 @@ func TestTimeoutsAtTheBoundary(t *testing.T) {
 		past := b.subscribe("past-"+tc.name, delayed(3*limit), "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "in-" + tc.name})
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "past-" + tc.name})
-		require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(inside.ID, 1).State, tc.name)
-		dl := b.waitAttempts(past.ID, 1)
+		require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(inside, 1).State, tc.name)
+		dl := b.waitAttempts(past, 1)
 		require.Equal(t, webhook.DeliveryPending, dl.State, tc.name)
 		require.Contains(t, dl.LastError, tc.errHas, tc.name)
 	}
@@ -363,10 +363,10 @@ func TestTLSHandshakeTimeoutAtTheBoundary(t *testing.T) {
 	stalled := b.subscribe("o2", "https://"+stall.Addr().String()+"/", "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o1"})
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o2"})
-	dl := b.waitAttempts(done.ID, 1)
+	dl := b.waitAttempts(done, 1)
 	require.Contains(t, dl.LastError, "certificate")
 	require.NotContains(t, dl.LastError, "timeout")
-	dl = b.waitAttempts(stalled.ID, 1)
+	dl = b.waitAttempts(stalled, 1)
 	require.Contains(t, dl.LastError, "TLS handshake timeout")
 }
 
@@ -387,8 +387,8 @@ func TestResponseHeaderBytesLimit(t *testing.T) {
 	past := b.subscribe("o2", withHeader(limit+1), "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o1"})
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o2"})
-	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(under.ID, 1).State)
-	dl := b.waitAttempts(past.ID, 1)
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(under, 1).State)
+	dl := b.waitAttempts(past, 1)
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Contains(t, dl.LastError, "headers exceeded")
 }
@@ -480,7 +480,7 @@ func TestEventDataDepthIsDeliverable(t *testing.T) {
 	rcv := newReceiver(t)
 	s := b.subscribe("o", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth)})
-	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s.ID, 1).State)
+	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s, 1).State)
 	var got any
 	require.NoError(t, json.Unmarshal(rcv.get(0).body, &got))
 	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth + 1)})

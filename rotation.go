@@ -22,20 +22,23 @@ const DefaultSecretGracePeriod = 24 * time.Hour
 // "whsec_" and the base64 of 24 to 64 bytes, and not a secret the
 // subscription signs with already: a bad one gets a *ValidationError
 // wrapping ErrInvalidArgument (which never quotes it) and nothing
-// changes. An unknown id gets ErrNotFound.
+// changes. An unknown id, or another organization's, gets ErrNotFound.
 //
 // Rotations and updates through one Dispatcher are serialised; a write
 // of the same subscription by another process at the same instant may
 // be lost, as with UpdateSubscription.
-func (d *Dispatcher) RotateSecret(ctx context.Context, id, newSecret string) (*Subscription, error) {
+func (d *Dispatcher) RotateSecret(ctx context.Context, orgID, id, newSecret string) (*Subscription, error) {
 	if newSecret != "" {
 		if _, err := decodeSecret(newSecret); err != nil {
 			return nil, invalid(ErrInvalidArgument, "newSecret", "%s", err)
 		}
 	}
+	if d.isClosed() {
+		return nil, ErrDispatcherClosed
+	}
 	d.writeMu.Lock()
 	defer d.writeMu.Unlock()
-	old, err := d.store.GetSubscription(ctx, id)
+	old, err := d.store.GetSubscription(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}

@@ -30,13 +30,13 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 	s := b.subscribe("o", rcv.URL, "*")
 	old := s.Secret
 
-	rotated, err := b.d.RotateSecret(ctx, s.ID, "")
+	rotated, err := b.d.RotateSecret(ctx, s.OrganizationID, s.ID, "")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(rotated.Secret, webhook.SecretPrefix))
 	require.NotEqual(t, old, rotated.Secret)
 	require.Equal(t, []webhook.PreviousSecret{{Secret: old, ExpiresAt: t0.Add(webhook.DefaultSecretGracePeriod)}}, rotated.PreviousSecrets)
 	require.Equal(t, t0, rotated.UpdatedAt)
-	stored, err := b.d.GetSubscription(ctx, s.ID)
+	stored, err := b.d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, rotated, stored)
 
@@ -48,7 +48,7 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 		res := b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
 		var got recorded
 		require.Eventually(t, func() bool {
-			ds, _, err := b.store.ListDeliveries(ctx, webhook.DeliveryFilter{SubscriptionID: s.ID, State: webhook.DeliveryDelivered})
+			ds, _, err := b.store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDelivered})
 			if err != nil {
 				return false
 			}
@@ -87,7 +87,7 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 	upd.Name = "renamed"
 	require.NoError(t, b.d.UpdateSubscription(ctx, &upd))
 	require.Empty(t, upd.PreviousSecrets)
-	stored, err = b.d.GetSubscription(ctx, s.ID)
+	stored, err = b.d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Empty(t, stored.PreviousSecrets)
 }
@@ -110,7 +110,7 @@ func TestRotateSecretKeepsABoundedNumber(t *testing.T) {
 		var cur *webhook.Subscription
 		for range tc.limit + 2 {
 			var err error
-			cur, err = d.RotateSecret(ctx, s.ID, "")
+			cur, err = d.RotateSecret(ctx, s.OrganizationID, s.ID, "")
 			require.NoError(t, err)
 			secrets = append(secrets, cur.Secret)
 		}
@@ -131,7 +131,7 @@ func TestRotateSecretToAGivenSecret(t *testing.T) {
 	s := &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/", Events: []string{"*"}}
 	require.NoError(t, d.CreateSubscription(ctx, s))
 	given := webhook.NewSecret()
-	cur, err := d.RotateSecret(ctx, s.ID, given)
+	cur, err := d.RotateSecret(ctx, s.OrganizationID, s.ID, given)
 	require.NoError(t, err)
 	require.Equal(t, given, cur.Secret)
 	require.Equal(t, s.Secret, cur.PreviousSecrets[0].Secret)
@@ -146,7 +146,7 @@ func TestRotateSecretToAGivenSecret(t *testing.T) {
 		"prefix only":   webhook.SecretPrefix,
 		"url alphabet?": webhook.SecretPrefix + strings.Repeat("-_", 20),
 	} {
-		_, err := d.RotateSecret(ctx, s.ID, bad)
+		_, err := d.RotateSecret(ctx, s.OrganizationID, s.ID, bad)
 		require.ErrorIs(t, err, webhook.ErrInvalidArgument, name)
 		var ve *webhook.ValidationError
 		require.ErrorAs(t, err, &ve, name)
@@ -155,7 +155,7 @@ func TestRotateSecretToAGivenSecret(t *testing.T) {
 			require.NotContains(t, err.Error(), strings.TrimPrefix(bad, webhook.SecretPrefix), name)
 		}
 	}
-	after, err := d.GetSubscription(ctx, s.ID)
+	after, err := d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Equal(t, cur, after, "refused rotations changed nothing")
 }
@@ -175,7 +175,7 @@ func TestRotateSecretConcurrently(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cur, err := d.RotateSecret(ctx, s.ID, "")
+			cur, err := d.RotateSecret(ctx, s.OrganizationID, s.ID, "")
 			if err == nil {
 				results <- cur.Secret
 			}
@@ -183,7 +183,7 @@ func TestRotateSecretConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 	close(results)
-	final, err := d.GetSubscription(ctx, s.ID)
+	final, err := d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
 	require.Len(t, final.PreviousSecrets, n, "every rotation kept its predecessor")
 	all := map[string]bool{final.Secret: true}

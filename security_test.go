@@ -51,10 +51,10 @@ func snapshot(t *testing.T, store webhook.Store, orgs ...string) storeSnapshot {
 		evs, _, err := store.ListEvents(ctx, webhook.EventFilter{OrganizationID: org, Page: webhook.Page{Limit: webhook.MaxPageLimit}})
 		require.NoError(t, err)
 		s.Events = append(s.Events, evs...)
+		ds, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: org, Page: webhook.Page{Limit: webhook.MaxPageLimit}})
+		require.NoError(t, err)
+		s.Deliveries = append(s.Deliveries, ds...)
 	}
-	ds, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{Page: webhook.Page{Limit: webhook.MaxPageLimit}})
-	require.NoError(t, err)
-	s.Deliveries = ds
 	return s
 }
 
@@ -172,18 +172,18 @@ func TestBadInputTable(t *testing.T) {
 		{"update to a private address", upd(func(s *webhook.Subscription) { s.URL = "https://192.168.0.10/" }), webhook.ErrInvalidSubscription, "url"},
 		{"update to http under HTTPSOnly", upd(func(s *webhook.Subscription) { s.URL = "http://hooks.example.com/" }), webhook.ErrInvalidSubscription, "url"},
 		{"update with a bad header", upd(func(s *webhook.Subscription) { s.Headers = map[string]string{"Content-Length": "0"} }), webhook.ErrInvalidSubscription, `headers["Content-Length"]`},
-		{"update of the organization", upd(func(s *webhook.Subscription) { s.OrganizationID = "org2" }), webhook.ErrInvalidSubscription, "OrganizationID"},
+		{"update naming another organization (its record is not found)", upd(func(s *webhook.Subscription) { s.OrganizationID = "org2" }), webhook.ErrNotFound, ""},
 		{"update without ID", upd(func(s *webhook.Subscription) { s.ID = "" }), webhook.ErrInvalidSubscription, "ID"},
 		{"update of a missing subscription", upd(func(s *webhook.Subscription) { s.ID = "sub_missing" }), webhook.ErrNotFound, ""},
 		{"update nil", func() error { return d.UpdateSubscription(ctx, nil) }, webhook.ErrInvalidSubscription, "Subscription"},
-		{"unknown state", func() error { return d.SetSubscriptionState(ctx, good.ID, "Paused") }, webhook.ErrInvalidArgument, "state"},
+		{"unknown state", func() error { return d.SetSubscriptionState(ctx, good.OrganizationID, good.ID, "Paused") }, webhook.ErrInvalidArgument, "state"},
 		{"page too large", func() error {
 			_, _, err := d.ListSubscriptions(ctx, "org1", webhook.Page{Limit: webhook.MaxPageLimit + 1})
 			return err
-		}, webhook.ErrInvalidArgument, "Page.Limit"},
-		{"rotate to a bad secret", func() error { _, err := d.RotateSecret(ctx, good.ID, "whsec_short"); return err }, webhook.ErrInvalidArgument, "newSecret"},
-		{"rotate to the same secret", func() error { _, err := d.RotateSecret(ctx, good.ID, good.Secret); return err }, webhook.ErrInvalidArgument, "newSecret"},
-		{"rotate a missing subscription", func() error { _, err := d.RotateSecret(ctx, "sub_missing", ""); return err }, webhook.ErrNotFound, ""},
+		}, webhook.ErrInvalidArgument, "limit"},
+		{"rotate to a bad secret", func() error { _, err := d.RotateSecret(ctx, good.OrganizationID, good.ID, "whsec_short"); return err }, webhook.ErrInvalidArgument, "newSecret"},
+		{"rotate to the same secret", func() error { _, err := d.RotateSecret(ctx, good.OrganizationID, good.ID, good.Secret); return err }, webhook.ErrInvalidArgument, "newSecret"},
+		{"rotate a missing subscription", func() error { _, err := d.RotateSecret(ctx, good.OrganizationID, "sub_missing", ""); return err }, webhook.ErrNotFound, ""},
 
 		// Verify.
 		{"verify without id", verify("", ts(now), sig(now, body), body), webhook.ErrMissingHeader, ""},
@@ -322,14 +322,14 @@ func (b *bundle) storeDirectly(id, rawURL string) *webhook.Subscription {
 // refusedAttempt waits for the only attempt of the subscription and
 // checks it was refused by the address policy: recorded with the reason,
 // dead at once (not retried).
-func (b *bundle) refusedAttempt(subID, words string) *webhook.AddressError {
+func (b *bundle) refusedAttempt(sub *webhook.Subscription, words string) *webhook.AddressError {
 	b.t.Helper()
-	dl := b.waitAttempts(subID, 1)
+	dl := b.waitAttempts(sub, 1)
 	require.Equal(b.t, webhook.DeliveryDead, dl.State, "a refused address is not retried")
 	require.Zero(b.t, dl.LastStatusCode)
 	require.Contains(b.t, dl.LastError, "address not allowed")
 	require.Contains(b.t, dl.LastError, words)
-	attempts, err := b.store.ListAttempts(context.Background(), dl.ID)
+	attempts, err := b.store.ListAttempts(context.Background(), dl.OrganizationID, dl.ID)
 	require.NoError(b.t, err)
 	require.Len(b.t, attempts, 1)
 	require.Equal(b.t, dl.LastError, attempts[0].Error)
@@ -337,7 +337,7 @@ func (b *bundle) refusedAttempt(subID, words string) *webhook.AddressError {
 	for {
 		select {
 		case info := <-b.infos:
-			if info.SubscriptionID != subID {
+			if info.SubscriptionID != sub.ID {
 				continue
 			}
 			var ae *webhook.AddressError
@@ -347,7 +347,7 @@ func (b *bundle) refusedAttempt(subID, words string) *webhook.AddressError {
 			require.ErrorAs(b.t, info.Err, &perm)
 			return ae
 		case <-deadline:
-			b.t.Fatalf("no attempt of %s was observed", subID)
+			b.t.Fatalf("no attempt of %s was observed", sub.ID)
 		}
 	}
 }
@@ -360,10 +360,10 @@ func TestSSRFStoredTargetsRefusedBeforeSending(t *testing.T) {
 	for i, tc := range ssrfClasses {
 		s := b.storeDirectly("sub_"+itoa(i), "http://"+tc.host+":"+port+"/in")
 		b.dispatch(webhook.Event{ID: "evt_" + itoa(i), Type: "a.b", OrganizationID: "o"})
-		ae := b.refusedAttempt(s.ID, "not allowed")
+		ae := b.refusedAttempt(s, "not allowed")
 		require.NotEmpty(t, ae.Reason, tc.class)
 		// Out of the way of the next event.
-		require.NoError(t, b.store.DeleteSubscription(context.Background(), s.ID))
+		require.NoError(t, b.store.DeleteSubscription(context.Background(), s.OrganizationID, s.ID))
 	}
 	require.Zero(t, ln4.accepted.Load(), "no connection reached the loopback listener")
 }
@@ -420,7 +420,7 @@ func TestSSRFHostNamesRefusedAtDialTime(t *testing.T) {
 	for _, tc := range dnsTargets {
 		s := b.subscribe("o-"+tc.name, "http://"+tc.name+":"+port+"/in", "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o-" + tc.name})
-		ae := b.refusedAttempt(s.ID, tc.words)
+		ae := b.refusedAttempt(s, tc.words)
 		require.Equal(t, tc.name, ae.Host, tc.class)
 		found := false
 		for _, a := range tc.addrs {
@@ -436,7 +436,7 @@ func TestSSRFHostNamesRefusedAtDialTime(t *testing.T) {
 	for _, name := range []string{"loop4.test", "mapped.test", "rebind.test"} {
 		s := p.subscribe("o-"+name, "http://"+name+":"+port+"/in", "*")
 		p.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o-" + name})
-		dl := p.waitAttempts(s.ID, 1)
+		dl := p.waitAttempts(s, 1)
 		require.NotContains(t, dl.LastError, "address not allowed", name)
 	}
 	require.Positive(t, ln.accepted.Load())
@@ -446,7 +446,7 @@ func TestSSRFHostNamesRefusedAtDialTime(t *testing.T) {
 	for _, name := range []string{"metadata.test", "metadata6.test", "wireserver.test", "oracle.test", "localnat64.test"} {
 		s := p.subscribe("o-"+name, "http://"+name+":"+port+"/in", "*")
 		p.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o-" + name})
-		p.refusedAttempt(s.ID, "metadata")
+		p.refusedAttempt(s, "metadata")
 	}
 }
 
@@ -481,7 +481,7 @@ func TestSSRFEveryResolvedAddressIsChecked(t *testing.T) {
 	for i := range 3 {
 		s := b.subscribe("o"+itoa(i), "http://mixed.test:"+itoa(port)+"/", "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o" + itoa(i)})
-		dl := b.waitAttempts(s.ID, 1)
+		dl := b.waitAttempts(s, 1)
 		require.Equal(t, webhook.DeliveryDelivered, dl.State, dl.LastError)
 	}
 	mu.Lock()
@@ -514,7 +514,7 @@ func TestSSRFRedirectToPrivateAddress(t *testing.T) {
 		})
 		s := b.subscribe("o", redirector.URL, "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-		dl := b.waitAttempts(s.ID, 1)
+		dl := b.waitAttempts(s, 1)
 		require.Equal(t, http.StatusTemporaryRedirect, dl.LastStatusCode, location)
 		require.Contains(t, dl.LastError, "307", location)
 	}
@@ -611,7 +611,7 @@ func TestHostHTTPClientIsGuarded(t *testing.T) {
 		})
 		s := b.subscribe("o", "http://inside.test:"+port+"/", "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-		b.refusedAttempt(s.ID, "loopback")
+		b.refusedAttempt(s, "loopback")
 		require.Nil(t, hostTransport.DialContext, "the host's transport is not modified")
 	})
 	// A transport with a DialContext of its own: each connection it
@@ -624,7 +624,7 @@ func TestHostHTTPClientIsGuarded(t *testing.T) {
 		})
 		s := b.subscribe("o", "http://inside.test:"+port+"/", "*")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-		b.refusedAttempt(s.ID, "loopback")
+		b.refusedAttempt(s, "loopback")
 	})
 	// A client that is not an *http.Transport is not guarded at dial
 	// time, but a literal IP is still refused before the request.
@@ -635,7 +635,7 @@ func TestHostHTTPClientIsGuarded(t *testing.T) {
 		})
 		s := b.storeDirectly("sub_rt", "http://127.0.0.1:"+port+"/")
 		b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-		b.refusedAttempt(s.ID, "loopback")
+		b.refusedAttempt(s, "loopback")
 	})
 	require.Eventually(t, func() bool { return raw.accepted() >= 1 }, timeoutShort, tick)
 	require.Zero(t, raw.read(), "no request byte reached the listener")
@@ -663,18 +663,18 @@ func TestHostProxyIsUsed(t *testing.T) {
 	})
 	s := b.subscribe("o", "http://hooks.example.com/in", "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryDelivered, dl.State, dl.LastError)
 	mu.Lock()
 	require.Equal(t, []string{"http://hooks.example.com/in"}, seen)
 	mu.Unlock()
 
 	// A literal private target is still refused before the request.
-	require.NoError(t, b.d.DeleteSubscription(context.Background(), s.ID))
+	require.NoError(t, b.d.DeleteSubscription(context.Background(), s.OrganizationID, s.ID))
 	p := b.storeDirectly("sub_p", "http://10.0.0.1/in")
 	b.dispatch(webhook.Event{Type: "a.c", OrganizationID: "o"})
 	require.Eventually(t, func() bool {
-		ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{SubscriptionID: p.ID})
+		ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: p.OrganizationID, SubscriptionID: p.ID})
 		return err == nil && len(ds) == 1 && ds[0].State == webhook.DeliveryDead && strings.Contains(ds[0].LastError, "RFC 1918")
 	}, timeoutShort, tick)
 	mu.Lock()
@@ -716,12 +716,12 @@ func TestProxyAddressIsGuardedWhenNotChosen(t *testing.T) {
 	})
 	ok := b.subscribe("o", "http://hooks.example.com/in", "a.b")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(ok.ID, 1)
+	dl := b.waitAttempts(ok, 1)
 	require.Equal(t, webhook.DeliveryDelivered, dl.State, dl.LastError)
 
 	direct := b.subscribe("o", "http://proxy.test:"+port+"/direct", "a.c")
 	b.dispatch(webhook.Event{Type: "a.c", OrganizationID: "o"})
-	b.refusedAttempt(direct.ID, "loopback")
+	b.refusedAttempt(direct, "loopback")
 	mu.Lock()
 	require.Equal(t, []string{"http://hooks.example.com/in"}, seen, "the direct request never reached the proxy's address")
 	mu.Unlock()
@@ -738,7 +738,7 @@ func TestProxyFromEnvironmentIsIgnored(t *testing.T) {
 	b := setup(t, nil)
 	s := b.subscribe("o", rcv.URL, "*")
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryDelivered, dl.State, dl.LastError)
 	require.Equal(t, 1, rcv.count())
 	require.Zero(t, proxy.accepted.Load())
@@ -761,7 +761,7 @@ func TestHTTPSOnly(t *testing.T) {
 	// One saved before HTTPSOnly was turned on is refused when sent.
 	s := b.storeDirectly("sub_http", rcv.URL)
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	b.refusedAttempt(s.ID, "HTTPSOnly")
+	b.refusedAttempt(s, "HTTPSOnly")
 	require.Zero(t, rcv.count())
 }
 
@@ -791,12 +791,12 @@ func TestSecretsNeverInTheAttemptLogOrLogs(t *testing.T) {
 	s := &webhook.Subscription{OrganizationID: "o", URL: echo.URL + "/in?token=tok-5b4a3c2d", Events: []string{"*"},
 		BasicAuth: &webhook.BasicAuth{Username: "neon", Password: password}, ErrorsEmail: "ops@example.com"}
 	require.NoError(t, b.d.CreateSubscription(ctx, s))
-	rotated, err := b.d.RotateSecret(ctx, s.ID, "")
+	rotated, err := b.d.RotateSecret(ctx, s.OrganizationID, s.ID, "")
 	require.NoError(t, err)
 	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o"})
-	dl := b.waitAttempts(s.ID, 1)
+	dl := b.waitAttempts(s, 1)
 	b.advanceTo(dl.NextAttemptAt)
-	dl = b.waitAttempts(s.ID, 2)
+	dl = b.waitAttempts(s, 2)
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	note := <-b.notes
 
@@ -806,7 +806,7 @@ func TestSecretsNeverInTheAttemptLogOrLogs(t *testing.T) {
 		rotated.Secret, strings.TrimPrefix(rotated.Secret, webhook.SecretPrefix),
 		"tok-5b4a3c2d",
 	}
-	attempts, err := b.store.ListAttempts(ctx, dl.ID)
+	attempts, err := b.store.ListAttempts(ctx, dl.OrganizationID, dl.ID)
 	require.NoError(t, err)
 	require.Len(t, attempts, 2)
 	outputs := []string{dl.LastError, note.Reason, logs.String()}

@@ -432,7 +432,7 @@ func TestValidationErrorCause(t *testing.T) {
 		}
 	}
 	// Nothing was stored or changed.
-	got, err := d.GetSubscription(ctx, good.ID)
+	got, err := d.GetSubscription(ctx, good.OrganizationID, good.ID)
 	require.NoError(t, err)
 	require.Equal(t, good, got)
 }

@@ -5,10 +5,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"net/http/httptrace"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // finishBatch is the most outcomes written by one Store.Finish.
@@ -75,7 +79,7 @@ func (d *Dispatcher) claimLoop() {
 					// Over the cap: hand it back at once; the subscription
 					// is excluded from the next claims until a slot frees.
 					d.busy.Add(-1)
-					d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+					d.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 					continue
 				}
 				d.jobs <- dl
@@ -83,7 +87,7 @@ func (d *Dispatcher) claimLoop() {
 			continue
 		}
 		if notify == nil {
-			if notify = d.store.Notify(); notify != nil {
+			if notify = d.store.Wake(); notify != nil {
 				continue // look once more, with the signal taken
 			}
 		}
@@ -185,7 +189,12 @@ func (d *Dispatcher) worker() {
 	// from it, so workers do not contend for runCtx's lock.
 	ctx, cancel := context.WithCancel(d.runCtx)
 	defer cancel()
-	w := &workerState{ctx: ctx, signers: make(map[string]*signerEntry)}
+	w := &workerState{signers: make(map[string]*signerEntry)}
+	// The trace tells whether an attempt aborted by Close had sent its
+	// request: one per worker, so attempts allocate nothing for it.
+	w.ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteHeaders: func() { w.wrote.Store(true) },
+	})
 	for dl := range d.jobs {
 		d.process(w, dl)
 		d.release(dl.SubscriptionID)
@@ -195,6 +204,7 @@ func (d *Dispatcher) worker() {
 // workerState is what a worker keeps from one attempt to the next.
 type workerState struct {
 	ctx     context.Context
+	wrote   atomic.Bool             // the current attempt's request headers were written
 	signers map[string]*signerEntry // by subscription ID
 }
 
@@ -239,21 +249,30 @@ func (w *workerState) signer(sub *Subscription, now time.Time) (*Signer, error) 
 // process makes one attempt at a claimed delivery and queues its outcome.
 func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 	if d.closing.Load() {
-		d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+		d.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 		return
 	}
 	ev, sub := dl.Event, dl.Subscription
 	number := dl.Attempts + 1
 	start := d.clock.Now()
 	realStart := time.Now()
+	w.wrote.Store(false)
 	resp, err := d.send(w, dl, number, start)
 	latency := time.Since(realStart)
-	if err != nil && d.runCtx.Err() != nil {
-		// Aborted by Close: not the endpoint's fault, not counted.
-		d.outcomes <- Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}
+	aborted := err != nil && d.runCtx.Err() != nil
+	if aborted && !w.wrote.Load() {
+		// Aborted by Close before the request went out: not the
+		// endpoint's fault, not counted.
+		d.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 		return
 	}
 	now := d.clock.Now()
+	// The retry schedule starts again at a redelivery by hand, whose first
+	// attempt is marked Manual.
+	scheduleFrom, scheduleAttempt := dl.CreatedAt, number
+	if !dl.RedeliveredAt.IsZero() {
+		scheduleFrom, scheduleAttempt = dl.RedeliveredAt, number-dl.AttemptsAtRedelivery
+	}
 	ok := err == nil && (resp.StatusCode == 0 || resp.StatusCode/100 == 2)
 	if err == nil && !ok {
 		err = &StatusError{StatusCode: resp.StatusCode}
@@ -263,19 +282,26 @@ func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 	a := attemptPool.Get().(*Attempt)
 	*a = Attempt{
 		DeliveryID: dl.ID, EventID: ev.ID, SubscriptionID: sub.ID,
-		Number: number, At: start, Duration: latency,
+		Number: number, Manual: !dl.RedeliveredAt.IsZero() && scheduleAttempt == 1,
+		At: start, Duration: latency,
 		StatusCode: resp.StatusCode, ResponseBody: string(resp.Body),
 	}
 	o := Outcome{DeliveryID: dl.ID, Lease: dl.Lease, Attempt: a}
 	gone := resp.StatusCode == http.StatusGone
 	switch {
+	case aborted:
+		// Cut short by Close after the request was sent: the endpoint was
+		// hit, so the attempt is logged; the delivery is tried again, due
+		// as it was.
+		o.State, o.NextAttemptAt = DeliveryPending, dl.NextAttemptAt
+		err = fmt.Errorf("webhook: attempt aborted by shutdown after the request was sent: %w", err)
 	case ok:
 		o.State = DeliveryDelivered
 	case gone:
 		o.State = DeliveryDead
 	default:
 		delay, retry := d.nextRetry(Failure{
-			Attempt: number, CreatedAt: dl.CreatedAt, Now: now,
+			Attempt: scheduleAttempt, CreatedAt: scheduleFrom, Now: now,
 			StatusCode: resp.StatusCode, RetryAfter: resp.RetryAfter, Err: err,
 		})
 		if retry {
@@ -289,7 +315,10 @@ func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 		errText = err.Error()
 	}
 	a.Error, a.Outcome = errText, o.State
-	d.outcomes <- o
+	d.outcomes <- leasedOutcome{o, dl.LeasedUntil}
+	if aborted {
+		return
+	}
 
 	switch {
 	case gone:
@@ -324,7 +353,7 @@ func (d *Dispatcher) nextRetry(f Failure) (delay time.Duration, retry bool) {
 // turnOff sets a subscription's state after its endpoint asked for it and
 // tells the Notifier.
 func (d *Dispatcher) turnOff(sub *Subscription, state State, reason string, now time.Time) {
-	if err := d.store.SetSubscriptionState(d.runCtx, sub.ID, state, now); err != nil {
+	if err := d.store.SetSubscriptionState(d.runCtx, sub.OrganizationID, sub.ID, state, now); err != nil {
 		d.log.Warn("webhook: changing subscription state failed", "subscription", sub.ID, "state", state, "err", err)
 		return
 	}
@@ -441,26 +470,37 @@ func subscriptionSigner(sub *Subscription, now time.Time) (*Signer, error) {
 // finisher puts it back once the Store has written (and copied) it.
 var attemptPool = sync.Pool{New: func() any { return new(Attempt) }}
 
+// leasedOutcome is an outcome on its way to the finisher, with the end of
+// the lease it was reached under.
+type leasedOutcome struct {
+	Outcome
+	until time.Time
+}
+
 // finisher writes outcomes to the Store in batches until outcomes is
 // closed and drained.
 func (d *Dispatcher) finisher() {
 	defer d.finishWG.Done()
 	batch := make([]Outcome, 0, finishBatch)
-	for o := range d.outcomes {
-		batch = append(batch[:0], o)
+	for lo := range d.outcomes {
+		batch = append(batch[:0], lo.Outcome)
+		until := lo.until
 	drain:
 		for len(batch) < finishBatch {
 			select {
-			case o, ok := <-d.outcomes:
+			case lo, ok := <-d.outcomes:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, o)
+				batch = append(batch, lo.Outcome)
+				if lo.until.Before(until) {
+					until = lo.until
+				}
 			default:
 				break drain
 			}
 		}
-		d.finish(batch)
+		d.finish(batch, until)
 		// A rescheduled delivery may now be due sooner than the claimer
 		// planned to wake (it slept until the lease's expiry): wake it.
 		poke := false
@@ -487,24 +527,32 @@ func (d *Dispatcher) poke() {
 	}
 }
 
-// finish writes one batch, retrying a few times. If the Store stays
-// unreachable the leases expire and the deliveries are tried again: an
+// finish writes one batch, retrying with backoff while the leases it holds
+// (the earliest ends at until) last: past them another worker may take the
+// deliveries over, and a late write would only repeat what it does. If the
+// Store stays unreachable, or Close's context ends, the outcome is not
+// written and the deliveries are tried again when their leases expire: an
 // attempt may then be repeated, never lost.
-func (d *Dispatcher) finish(batch []Outcome) {
-	delay := 100 * time.Millisecond
-	for try := 1; ; try++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (d *Dispatcher) finish(batch []Outcome, until time.Time) {
+	// Three quarters of what is left of the lease, leaving room for the
+	// last write to land.
+	budget := until.Sub(d.clock.Now()) * 3 / 4
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 50 * time.Millisecond
+	b.MaxInterval = 2 * time.Second
+	b.MaxElapsedTime = max(budget, time.Millisecond)
+	tries := 0
+	err := backoff.Retry(func() error {
+		tries++
+		ctx, cancel := context.WithTimeout(d.finishCtx, max(min(10*time.Second, budget), time.Millisecond))
+		defer cancel()
 		err := d.store.Finish(ctx, d.clock.Now(), batch)
-		cancel()
-		if err == nil {
-			return
+		if err != nil && d.finishCtx.Err() == nil {
+			d.log.Warn("webhook: recording outcomes failed; retrying", "deliveries", len(batch), "try", tries, "err", err)
 		}
-		if try == 5 {
-			d.log.Error("webhook: recording outcomes failed; the deliveries will be retried when their leases expire", "deliveries", len(batch), "err", err)
-			return
-		}
-		d.log.Warn("webhook: recording outcomes failed; retrying", "deliveries", len(batch), "err", err)
-		time.Sleep(delay)
-		delay *= 4
+		return err
+	}, backoff.WithContext(b, d.finishCtx))
+	if err != nil {
+		d.log.Error("webhook: recording outcomes failed; the deliveries will be retried when their leases expire", "deliveries", len(batch), "err", err)
 	}
 }

@@ -93,9 +93,12 @@ func exportClaimed(picked []*dlv) []*webhook.Delivery {
 	}
 	out := make([]*webhook.Delivery, len(picked))
 	block := make([]webhook.Delivery, len(picked))
+	leaseLen := func(d *dlv) int {
+		return len(leasePrefix) + decimalLen(d.lease) + len(leaseSep) + decimalLen(uint64(d.sub.org.seq))
+	}
 	size := 0
 	for _, d := range picked {
-		size += len(leasePrefix) + decimalLen(d.lease)
+		size += leaseLen(d)
 	}
 	var b strings.Builder
 	b.Grow(size)
@@ -103,12 +106,14 @@ func exportClaimed(picked []*dlv) []*webhook.Delivery {
 	for _, d := range picked {
 		b.WriteString(leasePrefix)
 		b.Write(strconv.AppendUint(digits[:0], d.lease, 10))
+		b.WriteString(leaseSep)
+		b.Write(strconv.AppendUint(digits[:0], uint64(d.sub.org.seq), 10))
 	}
 	leases := b.String()
 	for i, d := range picked {
 		c := &block[i]
 		d.exportTo(c)
-		n := len(leasePrefix) + decimalLen(d.lease)
+		n := leaseLen(d)
 		c.Lease, leases = leases[:n], leases[n:]
 		c.Event = &d.ev.ev
 		c.Subscription = d.sub.cur
@@ -159,18 +164,21 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 	defer s.mu.Unlock()
 	wake := false
 	for _, o := range outcomes {
-		d := s.byLease[parseLease(o.Lease)]
+		l, seq := parseLease(o.Lease)
+		d := s.byLease[l]
 		if d == nil || d.id != o.DeliveryID || d.state != statePending {
 			// Stale: the lease is no longer held. The attempt is still
 			// logged, if the delivery exists.
-			if d = s.find(o.DeliveryID); d != nil && o.Attempt != nil {
-				d.addAttempt(o.Attempt)
+			if o.Attempt != nil && l != 0 && int(seq) < len(s.orgList) {
+				if d = s.orgList[seq].find(o.DeliveryID); d != nil {
+					s.addAttempt(d, o.Attempt)
+				}
 			}
 			continue
 		}
 		added := int32(-1)
 		if a := o.Attempt; a != nil {
-			added = d.addAttempt(a)
+			added = s.addAttempt(d, a)
 		}
 		unqueue(d)
 		s.setLease(d, 0)
@@ -189,11 +197,9 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 			d.sub.pending.push(d)
 			wake = true
 		case webhook.DeliveryDelivered:
-			d.state = stateDelivered
-			s.addPending(d.ev, -1)
+			s.finished(d, stateDelivered)
 		case webhook.DeliveryDead:
-			d.state = stateDead
-			s.addPending(d.ev, -1)
+			s.finished(d, stateDead)
 		}
 		s.requeue(d.sub)
 	}
@@ -201,6 +207,16 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		s.wake()
 	}
 	return nil
+}
+
+// finished moves d, pending, to state, delivered or dead.
+func (s *Store) finished(d *dlv, state uint8) {
+	d.state = state
+	st := &d.sub.stats
+	st.pending--
+	st.countState(state, 1)
+	d.sub.pending.unwait(d)
+	s.addPending(d.ev, -1)
 }
 
 // NextDue returns the earliest NextAttemptAt of an unleased pending
@@ -223,11 +239,21 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	return fromNanos(due), true, nil
 }
 
-// GetDelivery returns a copy of the delivery with the ID.
-func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+// delivery returns the organization's delivery with the ID, nil if there
+// is none. Called with s.mu held.
+func (s *Store) delivery(orgID, id string) *dlv {
+	o := s.orgs[orgID]
+	if o == nil {
+		return nil
+	}
+	return o.find(id)
+}
+
+// GetDelivery returns a copy of the organization's delivery with the ID.
+func (s *Store) GetDelivery(ctx context.Context, orgID, id string) (*webhook.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.find(id)
+	d := s.delivery(orgID, id)
 	if d == nil {
 		return nil, notFound("delivery", id)
 	}
@@ -235,8 +261,12 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, 
 }
 
 // ListDeliveries returns copies of a page of the deliveries that f keeps,
-// in ID order.
+// in its order. It walks the narrowest list the filter allows: the
+// event's deliveries, the subscription's, or the organization's.
 func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([]*webhook.Delivery, string, error) {
+	if f.OrganizationID == "" {
+		return nil, "", invalidArg("DeliveryFilter.OrganizationID", "is required")
+	}
 	limit, err := pageLimit(f.Page)
 	if err != nil {
 		return nil, "", err
@@ -254,31 +284,61 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 		return nil, "", invalidArg("DeliveryFilter.State", "must be empty, %q, %q or %q",
 			webhook.DeliveryPending, webhook.DeliveryDelivered, webhook.DeliveryDead)
 	}
+	desc, err := parseOrder("DeliveryFilter.Order", f.Order)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(f.Page, deliveriesCursor, desc)
+	if err != nil {
+		return nil, "", err
+	}
 	from, to := nanos(f.CreatedFrom), nanos(f.CreatedTo)
 	keep := func(d *dlv) bool {
 		return (f.SubscriptionID == "" || d.sub.id == f.SubscriptionID) &&
+			(f.EventID == "" || d.ev.ev.ID == f.EventID) &&
+			(f.EventType == "" || d.ev.ev.Type == f.EventType) &&
 			(f.State == "" || d.state == state) &&
 			(f.CreatedFrom.IsZero() || d.created >= from) &&
 			(f.CreatedTo.IsZero() || d.created < to)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	got, next := s.dlvs.page(f.Page.Cursor, limit, keep)
+	o := s.orgs[f.OrganizationID]
+	var got []*dlv
+	next := ""
+	switch {
+	case o == nil:
+	case f.EventID != "":
+		e := o.events[f.EventID]
+		if e == nil {
+			break
+		}
+		// An event has a few deliveries, in no particular order.
+		byID := slices.Clone(e.dlvs)
+		slices.SortFunc(byID, func(a, b *dlv) int { return strings.Compare(a.id, b.id) })
+		got, next = page(byID, dlvID, after, limit, desc, keep)
+	default:
+		// A list of each subscription's deliveries would cost every
+		// Enqueue a cache miss per subscription fanned out to: the
+		// organization's list, filtered, serves.
+		got, next = o.dlvs.page(after, limit, desc, keep)
+	}
 	out := make([]*webhook.Delivery, len(got))
 	for i, d := range got {
 		out[i] = d.export()
 	}
-	return out, next, nil
+	return out, encodeCursor(next, deliveriesCursor, desc), nil
 }
 
-// Redeliver puts a delivered or dead delivery back to Pending, due at now,
-// with Attempts reset to 0. It gives an error wrapping
-// webhook.ErrInvalidState for a pending delivery, and one wrapping
-// webhook.ErrNotFound when the delivery's subscription has been deleted.
-func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
+// Redeliver puts the organization's delivered or dead delivery back to
+// Pending, due at now, with RedeliveredAt = now and AttemptsAtRedelivery =
+// Attempts. It gives an error wrapping webhook.ErrInvalidState for a
+// pending delivery, and one wrapping webhook.ErrNotFound when the
+// delivery's subscription has been deleted.
+func (s *Store) Redeliver(ctx context.Context, orgID, id string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.find(id)
+	d := s.delivery(orgID, id)
 	if d == nil {
 		return notFound("delivery", id)
 	}
@@ -286,38 +346,40 @@ func (s *Store) Redeliver(ctx context.Context, id string, now time.Time) error {
 		return fmt.Errorf("memstore: delivery %q is pending: %w", id, webhook.ErrInvalidState)
 	}
 	if d.sub.cur == nil {
-		// The subscription was deleted, possibly re-created since.
-		ss := s.subs[d.sub.id]
-		if ss == nil {
-			return notFound("subscription", d.sub.id)
-		}
-		d.sub = ss
+		// The subscription was deleted (and maybe re-created since: the
+		// delivery was not to the new one).
+		return notFound("subscription", d.sub.id)
 	}
+	at := nanos(now)
+	st := &d.sub.stats
+	st.countState(d.state, -1)
+	st.pending++
 	d.state = statePending
-	d.attempts = 0
-	d.next = nanos(now)
-	d.updated = d.next
+	h := d.history()
+	h.redelivered, h.atRedelivery = at, d.attempts
+	d.next = at
+	d.updated = at
 	s.setLease(d, 0)
 	d.leasedUntil = zeroNanos
-	d.where = inPending
 	d.sub.pending.push(d)
+	d.sub.pending.wait(d)
 	s.requeue(d.sub)
 	s.addPending(d.ev, 1)
 	s.wake()
 	return nil
 }
 
-// ListAttempts returns copies of the attempts of a delivery, oldest first.
-// It gives an error wrapping webhook.ErrNotFound when the delivery does
-// not exist.
-func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]*webhook.Attempt, error) {
+// ListAttempts returns copies of the attempts of the organization's
+// delivery, oldest first. It gives an error wrapping webhook.ErrNotFound
+// when there is no such delivery.
+func (s *Store) ListAttempts(ctx context.Context, orgID, deliveryID string) ([]*webhook.Attempt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d := s.find(deliveryID)
+	d := s.delivery(orgID, deliveryID)
 	if d == nil {
 		return nil, notFound("delivery", deliveryID)
 	}
-	if d.hist == nil {
+	if d.hist == nil || d.hist.len() == 0 {
 		return []*webhook.Attempt{}, nil
 	}
 	n := d.hist.len()
@@ -336,36 +398,44 @@ func (d *dlv) export() *webhook.Delivery {
 	out := new(webhook.Delivery)
 	d.exportTo(out)
 	if d.lease != 0 {
-		out.Lease = formatLease(d.lease)
+		out.Lease = formatLease(d.lease, d.sub.org.seq)
 	}
 	return out
 }
 
-// exportTo sets *out to the delivery, without Event, Subscription and
-// Lease.
+// exportTo sets *out, which must be zero, to the delivery, without Event,
+// Subscription and Lease. It sets the fields one by one: a composite
+// literal would be built aside and copied, with a write barrier for each
+// pointer.
 func (d *dlv) exportTo(out *webhook.Delivery) {
-	state := webhook.DeliveryPending
+	ev := &d.ev.ev
+	out.ID = d.id
+	out.EventID = ev.ID
+	out.EventType = ev.Type
+	out.OrganizationID = ev.OrganizationID
+	out.SubscriptionID = d.sub.id
+	out.Attempts = int(d.attempts)
+	out.CreatedAt = fromNanos(d.created)
+	out.UpdatedAt = fromNanos(d.updated)
 	switch d.state {
+	case statePending:
+		out.State = webhook.DeliveryPending
+		out.NextAttemptAt = fromNanos(d.next)
 	case stateDelivered:
-		state = webhook.DeliveryDelivered
+		out.State = webhook.DeliveryDelivered
 	case stateDead:
-		state = webhook.DeliveryDead
+		out.State = webhook.DeliveryDead
 	}
-	*out = webhook.Delivery{
-		ID:             d.id,
-		EventID:        d.ev.ev.ID,
-		OrganizationID: d.ev.ev.OrganizationID,
-		SubscriptionID: d.sub.id,
-		State:          state,
-		Attempts:       int(d.attempts),
-		NextAttemptAt:  fromNanos(d.next),
-		CreatedAt:      fromNanos(d.created),
-		UpdatedAt:      fromNanos(d.updated),
-	}
-	if d.hist != nil && d.hist.last >= 0 {
-		last := d.hist.at(int(d.hist.last))
-		out.LastStatusCode = int(last.status)
-		out.LastError = last.err
+	if h := d.hist; h != nil {
+		if h.last >= 0 {
+			last := h.at(int(h.last))
+			out.LastStatusCode = int(last.status)
+			out.LastError = last.err
+		}
+		if h.redelivered != zeroNanos {
+			out.RedeliveredAt = fromNanos(h.redelivered)
+			out.AttemptsAtRedelivery = int(h.atRedelivery)
+		}
 	}
 	if d.lease != 0 {
 		out.LeasedUntil = fromNanos(d.leasedUntil)

@@ -16,11 +16,11 @@ const smallDedup = 16
 
 // Enqueue stores a copy of ev, unless the organization already has an
 // event with its ID, and the deliveries whose (EventID, SubscriptionID) is
-// new, as Pending. A delivery to a subscription that no longer exists is
-// skipped, as if the subscription had been deleted just after. Every
-// delivery must carry ev's ID and OrganizationID; a delivery ID already in
-// use gives an error wrapping webhook.ErrAlreadyExists. On error nothing
-// is stored.
+// new, as Pending. A delivery to a subscription that no longer exists, or
+// is another organization's, is skipped, as if the subscription had been
+// deleted just after. Every delivery must carry ev's ID and
+// OrganizationID; a delivery ID already in use in the organization gives
+// an error wrapping webhook.ErrAlreadyExists. On error nothing is stored.
 func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*webhook.Delivery) (int, error) {
 	for i, d := range deliveries {
 		if d.EventID != ev.ID || d.OrganizationID != ev.OrganizationID {
@@ -53,8 +53,9 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 	idAt := func(i int) string { return create[i].ID }
 	for i, d := range deliveries {
 		ss := s.subs[d.SubscriptionID]
-		keep := ss != nil && !subs.seen(d.SubscriptionID, subAt, len(deliveries))
-		if keep && (ids.seen(d.ID, idAt, len(deliveries)) || s.find(d.ID) != nil) {
+		keep := ss != nil && ss.org == o &&
+			!subs.seen(d.SubscriptionID, subAt, len(deliveries))
+		if keep && (ids.seen(d.ID, idAt, len(deliveries)) || o.find(d.ID) != nil) {
 			clear(kept)
 			s.kept = kept[:0]
 			return 0, fmt.Errorf("memstore: delivery %q: %w", d.ID, webhook.ErrAlreadyExists)
@@ -111,9 +112,11 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 			state:   statePending,
 			where:   inPending,
 		}
-		s.dlvs.insert(d)
+		o.dlvs.insert(d)
 		e.dlvs = append(e.dlvs, d)
+		ss.stats.pending++
 		ss.pending.push(d)
+		ss.pending.wait(d) // shares the entry push made, when it made one
 		if ss.dueIdx < 0 || ss.pending.top() == d {
 			s.requeue(ss) // otherwise its place in the due heap is unchanged
 		}
@@ -179,42 +182,59 @@ func (s *Store) GetEvent(ctx context.Context, orgID, eventID string) (*webhook.E
 	return cloneEvent(&e.ev), nil
 }
 
-// ListEvents returns copies of a page of the organization's events in ID
-// order, keeping those whose Timestamp is in [f.From, f.To) when those are
-// set.
+// ListEvents returns copies of a page of the organization's events in the
+// filter's order of IDs, keeping those of f.Type and those whose Timestamp
+// is in [f.From, f.To) when those are set.
 func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webhook.Event, string, error) {
+	if f.OrganizationID == "" {
+		return nil, "", invalidArg("EventFilter.OrganizationID", "is required")
+	}
 	limit, err := pageLimit(f.Page)
+	if err != nil {
+		return nil, "", err
+	}
+	desc, err := parseOrder("EventFilter.Order", f.Order)
+	if err != nil {
+		return nil, "", err
+	}
+	after, err := decodeCursor(f.Page, eventsCursor, desc)
 	if err != nil {
 		return nil, "", err
 	}
 	from, to := nanos(f.From), nanos(f.To)
 	keep := func(e *eventEntry) bool {
-		return (f.From.IsZero() || e.ts >= from) && (f.To.IsZero() || e.ts < to)
+		return (f.Type == "" || e.ev.Type == f.Type) &&
+			(f.From.IsZero() || e.ts >= from) && (f.To.IsZero() || e.ts < to)
 	}
 	s.mu.Lock()
 	var got []*eventEntry
 	next := ""
 	if o := s.orgs[f.OrganizationID]; o != nil {
-		got, next = o.eventList.page(f.Page.Cursor, limit, keep)
+		got, next = o.eventList.page(after, limit, desc, keep)
 	}
 	s.mu.Unlock()
 	out := make([]*webhook.Event, len(got))
 	for i, e := range got {
 		out[i] = cloneEvent(&e.ev)
 	}
-	return out, next, nil
+	return out, encodeCursor(next, eventsCursor, desc), nil
 }
 
 // Prune deletes up to limit events whose Timestamp is before the cutoff
-// and that have no pending delivery, with their deliveries and attempts.
-// It finds them in a queue of such events by Timestamp, without a scan.
+// and that have no pending delivery, with their deliveries and attempts,
+// and takes them out of their subscriptions' counts by state. It finds
+// them in a queue of such events by Timestamp, without a scan. The
+// subscriptions' attempts of the hours before the cutoff's are dropped
+// from their Stats as they are met (here, or by the next attempt).
 func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, invalidArg("limit", "must be positive")
 	}
 	cutoff := nanos(before)
+	cutHour := hourOf(before)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.cutHour = max(s.cutHour, cutHour)
 	n := 0
 	for n < limit && s.prunable.len() > 0 && s.prunable.top().ts < cutoff {
 		e := s.prunable.pop()
@@ -222,8 +242,13 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 		delete(o.events, e.ev.ID)
 		o.eventList.remove(e, same)
 		for _, d := range e.dlvs {
+			ss := d.sub
 			s.setLease(d, 0)
-			s.dlvs.remove(d, same)
+			o.dlvs.remove(d, same)
+			if ss.cur != nil { // a deleted subscription's Stats are gone
+				ss.stats.countState(d.state, -1)
+				ss.stats.trimHours(s.cutHour)
+			}
 			d.state, d.hist = stateRemoved, nil
 		}
 		e.dlvs = nil

@@ -5,8 +5,13 @@ import (
 	"strings"
 )
 
-// chunkSize is the most entries of one chunk of a sortedList.
-const chunkSize = 512
+// chunkSize is the most entries of one chunk of a sortedList, and
+// firstChunk the capacity its first chunk starts with: a list of an
+// organization's deliveries or events may hold a handful.
+const (
+	chunkSize  = 512
+	firstChunk = 4
+)
 
 // sortedList holds records sorted by a string key in chunks of at most
 // chunkSize, so that it never copies more than a chunk to insert or delete,
@@ -67,19 +72,13 @@ func (l *sortedList[T]) find(k string) (T, bool) {
 
 // insert adds x, whose key must not be in the list.
 func (l *sortedList[T]) insert(x T) {
-	l.n++
 	k := l.key(x)
 	n := len(l.chunks)
 	if n == 0 || l.key(l.chunks[n-1][len(l.chunks[n-1])-1]) < k {
-		if n > 0 && len(l.chunks[n-1]) < chunkSize {
-			l.chunks[n-1] = append(l.chunks[n-1], x)
-			return
-		}
-		c := make([]T, 1, chunkSize)
-		c[0] = x
-		l.chunks = append(l.chunks, c)
+		l.appendMax(x)
 		return
 	}
+	l.n++
 	ci, i, _ := l.search(k) // ci < n: the last chunk's last key is greater
 	c := l.chunks[ci]
 	if len(c) == chunkSize {
@@ -97,6 +96,23 @@ func (l *sortedList[T]) insert(x T) {
 	l.chunks[ci] = slices.Insert(c, i, x)
 }
 
+// appendMax adds x, whose key must be greater than every other.
+func (l *sortedList[T]) appendMax(x T) {
+	l.n++
+	n := len(l.chunks)
+	if n > 0 && len(l.chunks[n-1]) < chunkSize {
+		l.chunks[n-1] = append(l.chunks[n-1], x)
+		return
+	}
+	size := chunkSize
+	if n == 0 {
+		size = firstChunk // it grows by append up to chunkSize
+	}
+	c := make([]T, 1, size)
+	c[0] = x
+	l.chunks = append(l.chunks, c)
+}
+
 // remove deletes x, if it is in the list.
 func (l *sortedList[T]) remove(x T, same func(a, b T) bool) {
 	ci, i, found := l.search(l.key(x))
@@ -112,30 +128,76 @@ func (l *sortedList[T]) remove(x T, same func(a, b T) bool) {
 	l.chunks[ci] = c
 }
 
-// page returns up to limit of the records that keep says to keep, from the
-// one after the key cursor on, and the cursor of the next page: the key
-// of the last one returned when another one would be kept after it, ""
-// otherwise.
-func (l *sortedList[T]) page(cursor string, limit int, keep func(T) bool) ([]T, string) {
-	ci, i := 0, 0
-	if cursor != "" {
-		var found bool
-		ci, i, found = l.search(cursor)
-		if found {
-			i++
-		}
-	}
+// page returns up to limit of the records that keep says to keep, after
+// the key cursor in ascending key order (before it in descending order
+// when desc), from the first (last) when cursor is empty, and the cursor
+// of the next page: the key of the last one returned when another one
+// would be kept after it, "" otherwise.
+func (l *sortedList[T]) page(cursor string, limit int, desc bool, keep func(T) bool) ([]T, string) {
+	return pageChunks(l.chunks, l.key, cursor, limit, desc, keep)
+}
+
+// pageChunks is sortedList.page of the records in chunks, each sorted by
+// key, all of chunks[i] before chunks[i+1]; a chunk may be empty.
+func pageChunks[T any](chunks [][]T, key func(T) string, cursor string, limit int, desc bool, keep func(T) bool) ([]T, string) {
 	var out []T
-	for ; ci < len(l.chunks); ci, i = ci+1, 0 {
-		for _, x := range l.chunks[ci][i:] {
-			if !keep(x) {
-				continue
-			}
-			if len(out) == limit {
-				return out, l.key(out[len(out)-1])
-			}
-			out = append(out, x)
+	add := func(x T) bool {
+		if !keep(x) {
+			return true
 		}
+		if len(out) == limit {
+			return false
+		}
+		out = append(out, x)
+		return true
 	}
-	return out, ""
+	cmp := func(x T, k string) int { return strings.Compare(key(x), k) }
+	// ci, i is where the walk starts: the first record after the cursor
+	// (ascending), or the one after the last record before it
+	// (descending).
+	ci, i := 0, 0
+	switch {
+	case cursor != "":
+		ci, _ = slices.BinarySearchFunc(chunks, cursor, func(c []T, k string) int {
+			if len(c) == 0 {
+				return -1
+			}
+			return cmp(c[len(c)-1], k)
+		})
+		if ci < len(chunks) {
+			var found bool
+			i, found = slices.BinarySearchFunc(chunks[ci], cursor, cmp)
+			if found && !desc {
+				i++
+			}
+		}
+	case desc:
+		ci = len(chunks)
+	}
+	if !desc {
+		for ; ci < len(chunks); ci, i = ci+1, 0 {
+			for _, x := range chunks[ci][i:] {
+				if !add(x) {
+					return out, key(out[len(out)-1])
+				}
+			}
+		}
+		return out, ""
+	}
+	// Descending: chunks[ci][:i] and the chunks before ci.
+	for {
+		if ci < len(chunks) {
+			c := chunks[ci]
+			for j := i - 1; j >= 0; j-- {
+				if !add(c[j]) {
+					return out, key(out[len(out)-1])
+				}
+			}
+		}
+		if ci == 0 {
+			return out, ""
+		}
+		ci--
+		i = len(chunks[ci])
+	}
 }

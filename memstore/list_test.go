@@ -37,16 +37,31 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 				i := rng.IntN(len(want))
 				l.remove(want[i], same)
 				want = slices.Delete(want, i, i+1)
-			default: // a page from a random cursor
+			default: // a page from a random cursor, either way, maybe filtered
 				cursor := ""
-				if len(want) > 0 && rng.IntN(2) == 0 {
-					cursor = *want[rng.IntN(len(want))]
+				switch rng.IntN(3) {
+				case 0:
+					if len(want) > 0 {
+						cursor = *want[rng.IntN(len(want))]
+					}
+				case 1:
+					cursor = fmt.Sprintf("k%08d", rng.IntN(next+2)) // maybe not in the list
 				}
 				limit := 1 + rng.IntN(50)
-				got, gotNext := l.page(cursor, limit, func(*string) bool { return true })
-				exp, expNext := page(want, func(s *string) string { return *s }, cursor, limit, keepAll)
+				desc := rng.IntN(2) == 0
+				keep := func(*string) bool { return true }
+				if rng.IntN(2) == 0 {
+					keep = func(s *string) bool { return (*s)[len(*s)-1]%3 != 0 }
+				}
+				got, gotNext := l.page(cursor, limit, desc, keep)
+				exp, expNext := refPage(want, cursor, limit, desc, keep)
 				if !slices.Equal(got, exp) || gotNext != expNext {
-					t.Fatalf("seed %d step %d: page(%q, %d) differs", seed, step, cursor, limit)
+					t.Fatalf("seed %d step %d: page(%q, %d, %v) differs", seed, step, cursor, limit, desc)
+				}
+				// A plain slice pages alike.
+				got, gotNext = page(want, func(s *string) string { return *s }, cursor, limit, desc, keep)
+				if !slices.Equal(got, exp) || gotNext != expNext {
+					t.Fatalf("seed %d step %d: page of a slice (%q, %d, %v) differs", seed, step, cursor, limit, desc)
 				}
 			}
 			if l.len() != len(want) {
@@ -70,6 +85,24 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 			t.Fatalf("seed %d: contents differ", seed)
 		}
 	}
+}
+
+// refPage is sortedList.page done the plain way: filter, in order, from
+// the cursor, up to limit, looking one ahead for the next cursor.
+func refPage(sorted []*string, cursor string, limit int, desc bool, keep func(*string) bool) ([]*string, string) {
+	var all []*string
+	for _, s := range sorted {
+		if keep(s) && (cursor == "" || (!desc && *s > cursor) || (desc && *s < cursor)) {
+			all = append(all, s)
+		}
+	}
+	if desc {
+		slices.Reverse(all)
+	}
+	if len(all) > limit {
+		return all[:limit], *all[limit-1]
+	}
+	return all, ""
 }
 
 func cmpString(a, b string) int {

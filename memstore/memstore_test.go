@@ -157,10 +157,56 @@ func BenchmarkMatchSubscriptions(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		subs, err := s.MatchSubscriptions(b.Context(), "org_bench", "contact.created")
-		if err != nil || len(subs) != 10 {
-			b.Fatal(len(subs), err)
+		ids, err := s.MatchSubscriptions(b.Context(), "org_bench", "contact.created")
+		if err != nil || len(ids) != 10 {
+			b.Fatal(len(ids), err)
 		}
+	}
+}
+
+// BenchmarkStats reads the Stats of one subscription and of its
+// organization, 100 subscriptions, since a day ago, from a store holding
+// 100,000 deliveries to them, attempted over two days: the cost follows
+// the subscriptions and the hours, not the deliveries.
+func BenchmarkStats(b *testing.B) {
+	s, subs := benchStore(b, 100)
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		at := now.Add(time.Duration(i) * 48 * time.Hour / 1000)
+		ev, ds := benchEvent(i, at, subs)
+		if _, err := s.Enqueue(b.Context(), ev, ds); err != nil {
+			b.Fatal(err)
+		}
+		cs, err := s.Claim(b.Context(), webhook.ClaimParams{Now: at, Limit: len(subs), Lease: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		outcomes := make([]webhook.Outcome, 0, len(cs))
+		for j, c := range cs {
+			o := webhook.Outcome{DeliveryID: c.ID, Lease: c.Lease, State: webhook.DeliveryDelivered,
+				Attempt: &webhook.Attempt{Number: 1, At: at, StatusCode: 200, Outcome: webhook.DeliveryDelivered}}
+			if j%3 == 0 { // a third stays pending, to be retried
+				o.State, o.NextAttemptAt = webhook.DeliveryPending, at.Add(time.Hour)
+				o.Attempt.StatusCode, o.Attempt.Outcome = 503, webhook.DeliveryPending
+			}
+			outcomes = append(outcomes, o)
+		}
+		if err := s.Finish(b.Context(), at, outcomes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	since := now.Add(24 * time.Hour)
+	for _, tc := range []struct{ name, sub string }{{"subscription", subs[0].ID}, {"organization-100-subscriptions", ""}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := webhook.StatsFilter{OrganizationID: "org_bench", SubscriptionID: tc.sub, Since: since}
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := s.Stats(b.Context(), f)
+				if err != nil || st.Pending == 0 || st.Attempts == 0 {
+					b.Fatal(st, err)
+				}
+			}
+		})
 	}
 }
 

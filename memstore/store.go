@@ -7,8 +7,7 @@
 //   - MatchSubscriptions looks subscriptions up through an index by event
 //     type (exact types, "prefix.*" patterns and "*"), each list kept in ID
 //     order, so its cost does not grow with the subscriptions that do not
-//     match and the usual match needs no sort. MatchSubscriptionIDs, which
-//     the dispatcher uses, does the same without copying subscriptions.
+//     match and the usual match needs no sort.
 //   - The delivery queue has two levels: a heap of subscriptions ordered by
 //     the due time of their earliest claimable delivery, each holding its
 //     own heap of deliveries. Claim takes deliveries in due order in
@@ -19,20 +18,33 @@
 //   - An event is stored once however many deliveries it has (Claim hands
 //     out the same *Event to all of them), and a pending delivery costs
 //     about 200 bytes of bookkeeping besides its event. Deliveries are
-//     found by ID with a binary search of the ID-sorted list that listings
-//     use (the dispatcher's IDs only grow, so enqueueing appends to it), and
-//     by lease through a map of the leased ones only.
+//     found by ID with a binary search of their organization's ID-sorted
+//     list of them (the dispatcher's IDs only grow, so enqueueing appends
+//     to it), and by lease through a map of the leased ones only; a lease
+//     names the organization, so a stale one still finds its delivery.
 //   - Enqueue allocates the deliveries of a call in one block, and finds a
 //     repeated subscription or ID at one comparison each when they come in
 //     increasing order, as the dispatcher's do; Claim returns its
 //     deliveries in one block too.
 //   - Prune finds old events without pending deliveries through a queue by
 //     Timestamp, without a scan.
-//   - Notify wakes dispatchers as soon as work may be claimable.
+//   - Stats reads counters that every change keeps up to date: counts by
+//     state, attempts and failures by hour, and the latest attempt, per
+//     subscription. Each subscription's queue of pending deliveries also
+//     orders them by the time since which each has waited, in the FIFO
+//     entries that the due order uses (a new delivery takes one entry for
+//     both), so OldestPendingAt costs Enqueue no memory. Its cost grows
+//     with the subscriptions summed up and the hours counted, never with
+//     the deliveries stored.
+//   - Wake wakes dispatchers as soon as work may be claimable.
 //
-// Listings page through slices sorted by ID, so ListDeliveries and
-// ListEvents with a selective filter scan the records from the cursor on;
-// they are meant for administration, not for the hot path.
+// Listings page through each organization's lists sorted by ID, so they
+// never walk another organization's records; ListDeliveries of an event
+// pages through the event's own deliveries. Other filters (subscription,
+// state, event type, time) scan the list from the cursor on: a list per
+// subscription would cost Enqueue a cache miss per subscription fanned
+// out to, and listings are meant for administration, not for the hot
+// path.
 //
 // Delivery times are kept as Unix nanoseconds (years 1678 to 2262) and
 // returned in UTC; subscriptions and events are kept as given, zone
@@ -51,6 +63,7 @@ import (
 	"time"
 
 	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/cursor"
 )
 
 var _ webhook.Store = (*Store)(nil)
@@ -62,12 +75,11 @@ type Store struct {
 
 	subs map[string]*subState
 	orgs map[string]*org
+	// orgList holds the organizations by their seq; none is ever removed.
+	orgList []*org
 
-	// dlvs holds every delivery sorted by ID, for listings and for
-	// lookups by ID (a binary search: IDs made by the dispatcher only
-	// grow, so enqueueing appends). byLease finds a delivery by its lease,
-	// as Finish does, among those that have one.
-	dlvs    sortedList[*dlv]
+	// byLease finds a delivery by its lease, as Finish does, among those
+	// that have one.
 	byLease map[uint64]*dlv
 
 	// due holds the Active subscriptions that have unleased pending
@@ -90,8 +102,12 @@ type Store struct {
 	aside  []*subState
 	kept   []*subState
 
+	// cutHour is the hour (see hourOf) before which Prune's latest
+	// cutoff lets hour buckets be dropped.
+	cutHour int64
+
 	// notify is closed and cleared when deliveries may have become
-	// claimable; Notify makes a new one when there is none.
+	// claimable; Wake makes a new one when there is none.
 	notify chan struct{}
 }
 
@@ -100,14 +116,15 @@ func New() *Store {
 	return &Store{
 		subs:    make(map[string]*subState),
 		orgs:    make(map[string]*org),
-		dlvs:    newSortedList(dlvID),
 		byLease: make(map[uint64]*dlv),
+		cutHour: math.MinInt64,
 	}
 }
 
-// org gathers one organization's subscriptions and events.
+// org gathers one organization's subscriptions, events and deliveries.
 type org struct {
-	subs []*subState // sorted by ID
+	seq  uint32      // its index in Store.orgList, named by its leases
+	subs []*subState // the current ones, sorted by ID
 
 	// The match index: subscriptions by exact event type, by the prefix
 	// of a "prefix.*" pattern (with its trailing dot), and those with "*",
@@ -118,31 +135,42 @@ type org struct {
 
 	events    map[string]*eventEntry
 	eventList sortedList[*eventEntry] // by ID
+
+	// dlvs holds the organization's deliveries by ID, for lookups and
+	// listings.
+	dlvs sortedList[*dlv]
 }
 
 func (s *Store) org(id string) *org {
 	o := s.orgs[id]
 	if o == nil {
 		o = &org{
+			seq:       uint32(len(s.orgList)),
 			exact:     make(map[string][]*subState),
 			prefix:    make(map[string][]*subState),
 			events:    make(map[string]*eventEntry),
 			eventList: newSortedList(eventID),
+			dlvs:      newSortedList(dlvID),
 		}
 		s.orgs[id] = o
+		s.orgList = append(s.orgList, o)
 	}
 	return o
 }
 
 // subState is a subscription and its share of the delivery queue.
 type subState struct {
-	id string
+	id  string
+	org *org
 	// cur is the subscription as stored. It is never modified, only
 	// replaced, because Claim hands it out; nil once deleted.
 	cur *webhook.Subscription
 
-	pending pendingQueue            // unleased pending deliveries by NextAttemptAt
+	pending pendingQueue            // unleased pending deliveries by NextAttemptAt, and all by waitingSince
 	leased  pqueue[*dlv, leasedOps] // leased deliveries by LeasedUntil
+
+	// The counters of Stats.
+	stats subStats
 
 	dueIdx   int // index in Store.due, -1 when absent
 	leaseIdx int // index in Store.leases, -1 when absent
@@ -176,13 +204,13 @@ const (
 // dlv is a stored delivery. It is kept small (96 bytes): a million of them
 // may be pending at once. Its event and subscription are pointers to
 // records the store holds anyway, and its times are Unix nanoseconds.
-// What only attempted deliveries need is in hist, allocated at the first
-// attempt.
+// What only attempted or redelivered deliveries need is in hist, allocated
+// at the first attempt or redelivery.
 type dlv struct {
 	id   string
 	ev   *eventEntry
 	sub  *subState
-	hist *history // nil before the first attempt
+	hist *history // nil before the first attempt or redelivery
 
 	next, created, updated, leasedUntil int64
 	lease                               uint64 // 0 when none
@@ -191,16 +219,26 @@ type dlv struct {
 	idx      int32 // index in the heap or FIFO named by where
 	state    uint8
 	where    uint8
+	// owhere and oidx place a pending delivery in its subscription's
+	// pendingQueue for the waiting order (they fit in what would be
+	// padding).
+	owhere uint8
+	oidx   int32
 }
 
-// history is the attempt log of a delivery and which attempt its Last
-// fields come from. The first attempt, usually the only one, is kept
-// inline, so an attempted delivery costs one allocation of about 100
-// bytes.
+// history is the attempt log of a delivery, which attempt its Last
+// fields come from, and its latest redelivery. The first attempt, usually
+// the only one, is kept inline, so an attempted delivery costs one
+// allocation of about 130 bytes.
 type history struct {
 	first attemptRec
 	more  []attemptRec
+	n     int32 // attempts logged: 0 (redelivered before any) or 1+len(more)
 	last  int32 // index of the latest attempt of a valid outcome, -1 if none
+	// redelivered is RedeliveredAt in Unix nanoseconds (zeroNanos if
+	// never), atRedelivery AttemptsAtRedelivery.
+	redelivered  int64
+	atRedelivery int32
 }
 
 // attemptRec is an attempt as kept: its IDs are its delivery's, its time
@@ -210,9 +248,10 @@ type attemptRec struct {
 	number, status int32
 	body, err      string
 	outcome        webhook.DeliveryState
+	manual         bool
 }
 
-func (h *history) len() int { return 1 + len(h.more) }
+func (h *history) len() int { return int(h.n) }
 
 func (h *history) at(i int) *attemptRec {
 	if i == 0 {
@@ -221,20 +260,38 @@ func (h *history) at(i int) *attemptRec {
 	return &h.more[i-1]
 }
 
-// add appends an attempt to the log of d, making the log if it is the
-// first, and returns its index.
-func (d *dlv) addAttempt(a *webhook.Attempt) int32 {
+// addAttempt appends an attempt to the log of d, making the log if it is
+// the first, counts it in the Stats of d's subscription, and returns its
+// index.
+func (s *Store) addAttempt(d *dlv, a *webhook.Attempt) int32 {
 	r := attemptRec{
 		at: nanos(a.At), duration: int64(a.Duration),
 		number: int32(a.Number), status: int32(a.StatusCode),
-		body: a.ResponseBody, err: a.Error, outcome: a.Outcome,
+		body: a.ResponseBody, err: a.Error, outcome: a.Outcome, manual: a.Manual,
 	}
-	if d.hist == nil {
-		d.hist = &history{first: r, last: -1}
+	if d.sub.cur != nil { // a deleted subscription's Stats are gone
+		d.sub.stats.countAttempt(&r, hourOf(a.At), s.cutHour)
+	}
+	h := d.hist
+	switch {
+	case h == nil:
+		d.hist = &history{first: r, n: 1, last: -1, redelivered: zeroNanos}
+		return 0
+	case h.n == 0:
+		h.first, h.n = r, 1
 		return 0
 	}
-	d.hist.more = append(d.hist.more, r)
-	return int32(len(d.hist.more))
+	h.more = append(h.more, r)
+	h.n++
+	return h.n - 1
+}
+
+// history returns the history of d, making it if there is none yet.
+func (d *dlv) history() *history {
+	if d.hist == nil {
+		d.hist = &history{last: -1, redelivered: zeroNanos}
+	}
+	return d.hist
 }
 
 // attempt returns the i-th attempt of d's log.
@@ -242,9 +299,18 @@ func (d *dlv) attempt(i int) webhook.Attempt {
 	r := d.hist.at(i)
 	return webhook.Attempt{
 		DeliveryID: d.id, EventID: d.ev.ev.ID, SubscriptionID: d.sub.id,
-		Number: int(r.number), At: fromNanos(r.at), Duration: time.Duration(r.duration),
+		Number: int(r.number), Manual: r.manual, At: fromNanos(r.at), Duration: time.Duration(r.duration),
 		StatusCode: int(r.status), ResponseBody: r.body, Error: r.err, Outcome: r.outcome,
 	}
+}
+
+// waitingSince is the time since which a pending delivery has waited, in
+// Unix nanoseconds: its latest redelivery, or its creation.
+func (d *dlv) waitingSince() int64 {
+	if d.hist != nil && d.hist.redelivered != zeroNanos {
+		return d.hist.redelivered
+	}
+	return d.created
 }
 
 // eventEntry is a stored event. Claim hands out &ev, so ev is never
@@ -343,11 +409,11 @@ func (s *Store) wake() {
 	}
 }
 
-// Notify returns a channel that is closed the next time deliveries may
-// have become claimable: after an Enqueue that created deliveries, a
-// Finish that left a delivery pending, a Redeliver, or a subscription
-// turning Active.
-func (s *Store) Notify() <-chan struct{} {
+// Wake returns a channel that is closed the next time deliveries may have
+// become claimable: after an Enqueue that created deliveries, a Finish
+// that left a delivery pending, a Redeliver, or a subscription turning
+// Active.
+func (s *Store) Wake() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.notify == nil {
@@ -375,25 +441,40 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
-const leasePrefix = "lease_"
+// A lease's text is leasePrefix, its number, leaseSep and the seq of its
+// delivery's organization.
+const (
+	leasePrefix = "lease_"
+	leaseSep    = "."
+)
 
-func formatLease(l uint64) string {
+func formatLease(l uint64, seq uint32) string {
 	if l == 0 {
 		return ""
 	}
-	return leasePrefix + strconv.FormatUint(l, 10)
+	return leasePrefix + strconv.FormatUint(l, 10) + leaseSep + strconv.FormatUint(uint64(seq), 10)
 }
 
-func parseLease(s string) uint64 {
-	digits, ok := strings.CutPrefix(s, leasePrefix)
+// parseLease returns the number and the organization's seq of a lease's
+// text, zeros if it is not one.
+func parseLease(s string) (uint64, uint32) {
+	rest, ok := strings.CutPrefix(s, leasePrefix)
 	if !ok {
-		return 0
+		return 0, 0
+	}
+	digits, seq, ok := strings.Cut(rest, leaseSep)
+	if !ok {
+		return 0, 0
 	}
 	l, err := strconv.ParseUint(digits, 10, 64)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return l
+	o, err := strconv.ParseUint(seq, 10, 32)
+	if err != nil {
+		return 0, 0
+	}
+	return l, uint32(o)
 }
 
 // pageLimit returns the number of items a page asks for.
@@ -407,29 +488,53 @@ func pageLimit(p webhook.Page) (int, error) {
 	return p.Limit, nil
 }
 
-// page walks items, sorted by ID, from the one after cursor, and returns up
-// to limit of those that keep says to keep, and the cursor of the next
-// page: the ID of the last one returned when another one would be kept
-// after it, "" otherwise.
-func page[T any](items []T, id func(T) string, cursor string, limit int, keep func(T) bool) ([]T, string) {
-	i := 0
-	if cursor != "" {
-		i, _ = slices.BinarySearchFunc(items, cursor, func(x T, c string) int { return strings.Compare(id(x), c) })
-		if i < len(items) && id(items[i]) == cursor {
-			i++
-		}
+// page is sortedList.page of items, sorted by ID.
+func page[T any](items []T, id func(T) string, cursor string, limit int, desc bool, keep func(T) bool) ([]T, string) {
+	return pageChunks([][]T{items}, id, cursor, limit, desc, keep)
+}
+
+// The kinds of cursors of the listings, for internal/cursor.
+const (
+	subscriptionsCursor = "subscriptions"
+	eventsCursor        = "events"
+	deliveriesCursor    = "deliveries"
+)
+
+// parseOrder reports whether a listing's order is descending.
+func parseOrder(field string, o webhook.Order) (desc bool, err error) {
+	switch o {
+	case "", webhook.OldestFirst:
+		return false, nil
+	case webhook.NewestFirst:
+		return true, nil
 	}
-	var out []T
-	for ; i < len(items); i++ {
-		if !keep(items[i]) {
-			continue
-		}
-		if len(out) == limit {
-			return out, id(out[len(out)-1])
-		}
-		out = append(out, items[i])
+	return false, invalidArg(field, "must be empty, %q or %q", webhook.OldestFirst, webhook.NewestFirst)
+}
+
+func orderName(desc bool) string {
+	if desc {
+		return "desc"
 	}
-	return out, ""
+	return "asc"
+}
+
+// decodeCursor returns the key a page's cursor carries, "" for the first
+// page.
+func decodeCursor(p webhook.Page, kind string, desc bool) (string, error) {
+	k, err := cursor.Decode(p.Cursor, kind, orderName(desc))
+	if err != nil {
+		return "", invalidArg("Page.Cursor", "is not a cursor of this listing and order")
+	}
+	return k, nil
+}
+
+// encodeCursor returns the cursor of the page after the key, "" after
+// the last page.
+func encodeCursor(key, kind string, desc bool) string {
+	if key == "" {
+		return ""
+	}
+	return cursor.Encode(kind, orderName(desc), key)
 }
 
 // insertSorted inserts x into items, sorted by ID. IDs sort by creation
@@ -444,9 +549,10 @@ func insertSorted[T any](items []T, x T, id func(T) string) []T {
 	return slices.Insert(items, i, x)
 }
 
-// find returns the delivery with the ID, nil if there is none.
-func (s *Store) find(id string) *dlv {
-	d, _ := s.dlvs.find(id)
+// find returns the organization's delivery with the ID, nil if there is
+// none.
+func (o *org) find(id string) *dlv {
+	d, _ := o.dlvs.find(id)
 	return d
 }
 

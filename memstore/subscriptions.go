@@ -3,7 +3,6 @@ package memstore
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -14,24 +13,36 @@ import (
 // CreateSubscription stores a copy of sub. It returns an error wrapping
 // webhook.ErrAlreadyExists if the ID is taken.
 func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscription) error {
-	c := cloneSub(sub)
+	c := sub.Clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.subs[c.ID]; ok {
 		return fmt.Errorf("memstore: subscription %q: %w", c.ID, webhook.ErrAlreadyExists)
 	}
-	ss := &subState{id: c.ID, cur: c, dueIdx: -1, leaseIdx: -1}
+	o := s.org(c.OrganizationID)
+	ss := &subState{id: c.ID, org: o, cur: c, dueIdx: -1, leaseIdx: -1}
+	ss.stats.lastAt = zeroNanos
 	s.subs[c.ID] = ss
 	s.index(ss)
 	return nil
 }
 
-// GetSubscription returns a copy of the subscription with the ID.
-func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscription, error) {
-	s.mu.Lock()
+// sub returns the organization's current subscription with the ID, nil if
+// there is none. Called with s.mu held.
+func (s *Store) sub(orgID, id string) *subState {
 	ss := s.subs[id]
+	if ss == nil || ss.cur.OrganizationID != orgID {
+		return nil
+	}
+	return ss
+}
+
+// GetSubscription returns a copy of the organization's subscription with
+// the ID.
+func (s *Store) GetSubscription(ctx context.Context, orgID, id string) (*webhook.Subscription, error) {
+	s.mu.Lock()
 	var cur *webhook.Subscription
-	if ss != nil {
+	if ss := s.sub(orgID, id); ss != nil {
 		cur = ss.cur
 	}
 	s.mu.Unlock()
@@ -39,22 +50,23 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscr
 		return nil, notFound("subscription", id)
 	}
 	// cur is never modified, so it can be copied outside the lock.
-	return cloneSub(cur), nil
+	return cur.Clone(), nil
 }
 
-// UpdateSubscription replaces the stored subscription with a copy of sub,
-// keeping the stored ConsecutiveFailures.
+// UpdateSubscription replaces the stored subscription with the ID and
+// OrganizationID of sub with a copy of sub, keeping the stored
+// ConsecutiveFailures.
 func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscription) error {
-	c := cloneSub(sub)
+	c := sub.Clone()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := s.subs[c.ID]
+	ss := s.sub(c.OrganizationID, c.ID)
 	if ss == nil {
 		return notFound("subscription", c.ID)
 	}
 	old := ss.cur
 	c.ConsecutiveFailures = old.ConsecutiveFailures
-	reindex := old.OrganizationID != c.OrganizationID || !slices.Equal(old.Events, c.Events)
+	reindex := !slices.Equal(old.Events, c.Events)
 	if reindex {
 		s.unindex(ss)
 	}
@@ -66,16 +78,17 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	return nil
 }
 
-// DeleteSubscription removes the subscription and its pending deliveries
-// (leased or not) with their attempts. Its delivered and dead deliveries
-// stay until pruned.
-func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+// DeleteSubscription removes the organization's subscription and its
+// pending deliveries (leased or not) with their attempts, and its Stats.
+// Its delivered and dead deliveries stay until pruned.
+func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := s.subs[id]
+	ss := s.sub(orgID, id)
 	if ss == nil {
 		return notFound("subscription", id)
 	}
+	o := s.orgs[orgID]
 	s.unindex(ss)
 	delete(s.subs, id)
 	ss.cur = nil
@@ -83,7 +96,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	for _, q := range [][]*dlv{ss.pending.all(), ss.leased.items} {
 		for _, d := range q {
 			s.setLease(d, 0)
-			s.dlvs.remove(d, same)
+			o.dlvs.remove(d, same)
 			e := d.ev
 			if i := slices.Index(e.dlvs, d); i >= 0 {
 				last := len(e.dlvs) - 1
@@ -97,6 +110,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	}
 	ss.pending.reset()
 	ss.leased.items = nil
+	ss.stats = subStats{}
 	return nil
 }
 
@@ -107,11 +121,15 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, p webhook.P
 	if err != nil {
 		return nil, "", err
 	}
+	after, err := decodeCursor(p, subscriptionsCursor, false)
+	if err != nil {
+		return nil, "", err
+	}
 	s.mu.Lock()
 	var got []*subState
 	next := ""
 	if o := s.orgs[orgID]; o != nil {
-		got, next = page(o.subs, subID, p.Cursor, limit, keepAll)
+		got, next = page(o.subs, subID, after, limit, false, keepAll)
 	}
 	curs := make([]*webhook.Subscription, len(got))
 	for i, ss := range got {
@@ -119,37 +137,17 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, p webhook.P
 	}
 	s.mu.Unlock()
 	for i, c := range curs {
-		curs[i] = cloneSub(c)
+		curs[i] = c.Clone()
 	}
-	return curs, next, nil
+	return curs, encodeCursor(next, subscriptionsCursor, false), nil
 }
 
-// MatchSubscriptions returns copies of the organization's Active
+// MatchSubscriptions returns the IDs of the organization's Active
 // subscriptions that want eventType, in ID order. It looks them up in an
 // index by event type: the exact type, each of its prefixes up to a dot
 // (for "prefix.*" patterns), and "*". Each list of the index is sorted by
 // ID, so the usual match, from one list, needs no sort.
-func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
-	s.mu.Lock()
-	matched := s.match(orgID, eventType)
-	found := make([]*webhook.Subscription, 0, len(matched))
-	for _, ss := range matched {
-		if ss.active() {
-			found = append(found, ss.cur)
-		}
-	}
-	s.mu.Unlock()
-	// The records are never modified, so they can be copied outside the
-	// lock.
-	cloneSubs(found)
-	return found, nil
-}
-
-// MatchSubscriptionIDs returns the IDs of the subscriptions that
-// MatchSubscriptions returns, in the same order, without copying the
-// subscriptions. The Dispatcher uses it, when its Store has it, to fan an
-// event out: it needs nothing else of them.
-func (s *Store) MatchSubscriptionIDs(ctx context.Context, orgID, eventType string) ([]string, error) {
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	matched := s.match(orgID, eventType)
@@ -216,9 +214,10 @@ func mergeByID(a, b []*subState) []*subState {
 	return append(append(out, a...), b...)
 }
 
-// SetSubscriptionState sets the subscription's State and its UpdatedAt to
-// now; StateActive also resets ConsecutiveFailures to 0.
-func (s *Store) SetSubscriptionState(ctx context.Context, id string, state webhook.State, now time.Time) error {
+// SetSubscriptionState sets the State of the organization's subscription
+// and its UpdatedAt to now; StateActive also resets ConsecutiveFailures to
+// 0.
+func (s *Store) SetSubscriptionState(ctx context.Context, orgID, id string, state webhook.State, now time.Time) error {
 	switch state {
 	case webhook.StateActive, webhook.StateStopped, webhook.StateTooManyErrors:
 	default:
@@ -226,7 +225,7 @@ func (s *Store) SetSubscriptionState(ctx context.Context, id string, state webho
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ss := s.subs[id]
+	ss := s.sub(orgID, id)
 	if ss == nil {
 		return notFound("subscription", id)
 	}
@@ -346,48 +345,4 @@ func patternKey(p string) string {
 		return p[:len(p)-1]
 	}
 	return p
-}
-
-// cloneSubs replaces each subscription of subs by a deep copy, made in
-// one block (and the Events of all in another).
-func cloneSubs(subs []*webhook.Subscription) {
-	if len(subs) == 0 {
-		return
-	}
-	block := make([]webhook.Subscription, len(subs))
-	n := 0
-	for _, c := range subs {
-		n += len(c.Events)
-	}
-	events := make([]string, n)
-	for i, c := range subs {
-		cloneInto(&block[i], c, events[:len(c.Events):len(c.Events)])
-		events = events[len(c.Events):]
-		subs[i] = &block[i]
-	}
-}
-
-// cloneSub returns a deep copy of a subscription.
-func cloneSub(s *webhook.Subscription) *webhook.Subscription {
-	c := new(webhook.Subscription)
-	cloneInto(c, s, make([]string, len(s.Events)))
-	return c
-}
-
-// cloneInto sets c to a deep copy of s, with its Events copied into
-// events (which has their length).
-func cloneInto(c, s *webhook.Subscription, events []string) {
-	*c = *s
-	if s.Events != nil {
-		copy(events, s.Events)
-		c.Events = events
-	}
-	c.PreviousSecrets = slices.Clone(s.PreviousSecrets)
-	if s.BasicAuth != nil {
-		b := *s.BasicAuth
-		c.BasicAuth = &b
-	}
-	c.Headers = maps.Clone(s.Headers)
-	c.CustomParameters = maps.Clone(s.CustomParameters)
-	c.Properties = maps.Clone(s.Properties)
 }

@@ -21,7 +21,7 @@ type benchFixture struct {
 	now  time.Time
 }
 
-func newBenchFixture(b *testing.B, nsubs int) *benchFixture {
+func newBenchFixture(b testing.TB, nsubs int) *benchFixture {
 	b.Helper()
 	f := &benchFixture{s: newTestStore(b), now: time.Now().UTC().Truncate(time.Microsecond)}
 	for i := range nsubs {
@@ -47,7 +47,7 @@ func (f *benchFixture) event() (*webhook.Event, []*webhook.Delivery) {
 	return ev, ds
 }
 
-func (f *benchFixture) fill(b *testing.B, deliveries int) {
+func (f *benchFixture) fill(b testing.TB, deliveries int) {
 	b.Helper()
 	for n := 0; n < deliveries; n += len(f.subs) {
 		ev, ds := f.event()

@@ -26,9 +26,37 @@
 //
 // The tables are subscriptions, events (each payload stored once, with the
 // zone offset of its timestamp), deliveries (the queue: one row per event
-// and subscription, unique on the pair, so enqueueing is idempotent) and
-// attempts (the log). Times are stored with PostgreSQL's microsecond
-// precision.
+// and subscription, unique on the pair, so enqueueing is idempotent, with
+// the event's type), attempts (the log) and stats (the counters of
+// Stats). Times are stored with PostgreSQL's microsecond precision. A
+// migration is never edited once released: a change of the schema is a
+// new numbered file.
+//
+// # Tenancy
+//
+// Every statement on behalf of the host names the organization in its
+// WHERE clause, so that another organization's record is not found, as a
+// missing one is, by the same statement. An ID that PostgreSQL could not
+// store (invalid UTF-8, NUL) names no record and is not sent to it; nor is
+// a page cursor that does not decode, with internal/cursor, as one of the
+// listing and order.
+//
+// # Listings and Stats
+//
+// Listings walk an index in ID order, forward or backward, and stop at the
+// page's limit: deliveries by organization, by organization and
+// subscription, or by organization and event type (the deliveries of one
+// event are read whole and sorted); events by organization, or by
+// organization and type. Other filters are checked along the walk.
+//
+// Stats reads counters rather than the deliveries: Finish counts the
+// attempts it logs per subscription and hour, and the deliveries it
+// finishes delivered or dead, with the latest attempt; Redeliver, Prune
+// and DeleteSubscription adjust them. Enqueue writes no counter, so that
+// an enqueue inside a host's transaction, which may stay open long, locks
+// nothing that another transaction could wait on: pending deliveries are
+// counted, with the one that has waited longest, from the index of
+// pending deliveries by subscription, whose size is the backlog.
 //
 // # Claiming
 //
@@ -45,18 +73,20 @@
 // redelivers or re-activates, and the other replicas with a NOTIFY on a
 // channel named after the schema: at most one per Options.NotifyInterval
 // for Enqueue and Finish, so that a burst of dispatches does not serialize
-// on PostgreSQL's notification queue. Notify's first call starts a
+// on PostgreSQL's notification queue. Wake's first call starts a
 // goroutine that LISTENs on a connection of its own and reconnects, with
 // backoff, when the connection drops; Close stops it.
 //
 // # Plans
 //
 // The queue's statements (Claim, Finish, NextDue, Prune and
-// DeleteSubscription) run with sequential scans, hash and merge joins and
-// explicit sorts disabled, each in a transaction of its own sent in one
-// round trip: their plans stay index walks even before autovacuum has
-// analyzed a queue that grew in seconds, and whatever plan was cached while
-// the tables were small.
+// DeleteSubscription), the listings of events and deliveries, and Stats
+// run with sequential scans, hash and merge joins and explicit sorts
+// disabled (the listings and Stats with bitmap scans too), each in a
+// transaction of its own sent in one round trip: their plans stay index
+// walks even before autovacuum has analyzed a queue that grew in seconds,
+// whatever plan was cached while the tables were small, and whatever
+// generic plan was cached for another organization.
 //
 // A claim in due order costs a walk over the due deliveries it skips: those
 // leased to workers in flight, and those of subscriptions that are excluded
@@ -81,5 +111,6 @@
 //
 // Prune deletes old events whose deliveries are all finished, with their
 // deliveries and attempts, in batches of a bounded size; call it
-// periodically until it returns less than the batch size.
+// periodically until it returns less than the batch size. It also drops
+// the hourly counters of attempts before the cutoff's hour.
 package pgstore

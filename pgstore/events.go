@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,7 @@ type querier interface {
 // Enqueue stores the event (unless already stored) and its deliveries in
 // one statement, hence atomically, and wakes the dispatchers when any
 // delivery was created: this store's at once, other stores' through a
-// NOTIFY sent after the commit (see Notify).
+// NOTIFY sent after the commit (see Wake).
 func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*webhook.Delivery) (int, error) {
 	n, err := s.enqueue(ctx, s.pool, ev, deliveries, false)
 	if err == nil && n > 0 {
@@ -50,8 +51,6 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 	n := len(deliveries)
 	var (
 		ids      = make([]string, n)
-		orgs     = make([]string, n)
-		events   = make([]string, n)
 		subs     = make([]string, n)
 		attempts = make([]int32, n)
 		due      = make([]time.Time, n)
@@ -64,17 +63,16 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 		if d == nil {
 			return 0, invalidArgument("deliveries", "contains nil")
 		}
-		ids[i], orgs[i], events[i], subs[i] = d.ID, d.OrganizationID, d.EventID, d.SubscriptionID
-		if orgs[i] == "" {
-			orgs[i] = ev.OrganizationID
+		if (d.EventID != "" && d.EventID != ev.ID) || (d.OrganizationID != "" && d.OrganizationID != ev.OrganizationID) {
+			// Its event type would be another event's.
+			return 0, invalidArgument(fmt.Sprintf("deliveries[%d]", i), "is not for event %q of organization %q",
+				ev.ID, ev.OrganizationID)
 		}
-		if events[i] == "" {
-			events[i] = ev.ID
-		}
+		ids[i], subs[i] = d.ID, d.SubscriptionID
 		attempts[i], codes[i], errs[i] = int32(d.Attempts), int32(d.LastStatusCode), pgText(d.LastError)
 		due[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
 	}
-	// distinct: the deliveries are of this event, each to another
+	// distinct: the deliveries, all of this event, are each to another
 	// subscription, so that if the event is new none of them can exist.
 	distinct := true
 	var seen map[string]struct{} // subscriptions and IDs, for large fan-outs
@@ -82,9 +80,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 		seen = make(map[string]struct{}, 2*n)
 	}
 	for i := 0; i < n && distinct; i++ {
-		if events[i] != ev.ID || orgs[i] != ev.OrganizationID {
-			distinct = false
-		} else if seen != nil {
+		if seen != nil {
 			_, dupSub := seen["s"+subs[i]]
 			_, dupID := seen["d"+ids[i]]
 			seen["s"+subs[i]], seen["d"+ids[i]] = struct{}{}, struct{}{}
@@ -104,7 +100,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 	)
 	err := q.QueryRow(ctx, s.q.enqueue,
 		ev.OrganizationID, ev.ID, ev.Type, ev.Timestamp, offset, []byte(ev.Data),
-		ids, orgs, events, subs, attempts, due, codes, errs, created, updated,
+		ids, subs, attempts, due, codes, errs, created, updated,
 		s.channel, "", inTx, distinct,
 	).Scan(&count, &woke)
 	if err != nil {
@@ -133,8 +129,11 @@ func finishEvent(ev *webhook.Event, ts time.Time, offset int32, data []byte) {
 	}
 }
 
-// GetEvent returns the stored event.
+// GetEvent returns the organization's stored event.
 func (s *Store) GetEvent(ctx context.Context, orgID, eventID string) (*webhook.Event, error) {
+	if !storable(orgID) || !storable(eventID) {
+		return nil, notFound("event", eventID)
+	}
 	var (
 		ev     webhook.Event
 		ts     time.Time
@@ -152,41 +151,53 @@ func (s *Store) GetEvent(ctx context.Context, orgID, eventID string) (*webhook.E
 	return &ev, nil
 }
 
-// ListEvents returns a page of an organization's events in ID order.
+// ListEvents returns a page of an organization's events in the filter's
+// order, walking the primary key or, with a type, the index by type.
 func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webhook.Event, string, error) {
 	if f.OrganizationID == "" {
 		return nil, "", invalidArgument("OrganizationID", "is required")
 	}
-	limit, after, err := checkPage(f.Page)
+	desc, err := listOrder(f.Order)
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.pool.Query(ctx, s.q.listEvents, f.OrganizationID, after, nullTime(f.From), nullTime(f.To), limit+1)
+	limit, after, err := checkPage(f.Page, cursorEvents, desc)
 	if err != nil {
-		return nil, "", dbError("list events", err)
+		return nil, "", err
 	}
-	defer rows.Close()
+	if !storable(f.OrganizationID) || !storable(f.Type) {
+		return []*webhook.Event{}, "", nil
+	}
+	lead := leadOrganization
+	if f.Type != "" {
+		lead = leadEventType
+	}
+	sql := s.q.listEvents[listShape{lead: lead, desc: desc, after: after != ""}]
 	evs := []*webhook.Event{}
-	for rows.Next() {
-		var (
-			ev     webhook.Event
-			ts     time.Time
-			offset int32
-			data   []byte
-		)
-		if err := rows.Scan(scanEventInto(&ev, &ts, &offset, &data)...); err != nil {
-			return nil, "", dbError("list events", err)
+	args := []any{f.OrganizationID, after, nullTime(f.From), nullTime(f.To), limit + 1, f.Type}
+	err = s.guarded(ctx, listGuard, sql, args, func(rows pgx.Rows) error {
+		for rows.Next() {
+			var (
+				ev     webhook.Event
+				ts     time.Time
+				offset int32
+				data   []byte
+			)
+			if err := rows.Scan(scanEventInto(&ev, &ts, &offset, &data)...); err != nil {
+				return err
+			}
+			finishEvent(&ev, ts, offset, data)
+			evs = append(evs, &ev)
 		}
-		finishEvent(&ev, ts, offset, data)
-		evs = append(evs, &ev)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, "", dbError("list events", err)
 	}
 	next := ""
 	if len(evs) > limit {
 		evs = evs[:limit]
-		next = encodeCursor(evs[limit-1].ID)
+		next = nextCursor(cursorEvents, desc, evs[limit-1].ID)
 	}
 	return evs, next, nil
 }
@@ -194,13 +205,16 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 // Prune deletes up to limit events older than before that have no pending
 // delivery, with their deliveries and attempts, in one statement. Call it
 // repeatedly, until it returns less than limit, to prune more: each batch
-// is a short transaction, so pruning never holds locks for long.
+// is a short transaction, so pruning never holds locks for long. It takes
+// what it deletes out of the counts by state of Stats, and drops the
+// counters of the hours before the hour of before.
 func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, invalidArgument("limit", "must be positive")
 	}
 	var n int
-	if err := s.guardedRow(ctx, planGuard, s.q.prune, []any{before, limit}, &n); err != nil {
+	cutHour := before.UTC().Truncate(time.Hour)
+	if err := s.guardedRow(ctx, planGuard, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
 		return 0, dbError("prune", err)
 	}
 	return n, nil

@@ -62,6 +62,11 @@ func SchemaVersion() int {
 // by the schema makes concurrent calls take turns, and the later ones find
 // nothing to do.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrateTo(ctx, 0)
+}
+
+// migrateTo is Migrate up to the version upTo (0: the newest).
+func (s *Store) migrateTo(ctx context.Context, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -112,7 +117,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return dbError("migrate", err)
 	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.version] || (upTo > 0 && m.version > upTo) {
 			continue
 		}
 		sql := strings.ReplaceAll(m.sql, "{{schema}}", schema)

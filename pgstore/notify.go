@@ -14,7 +14,7 @@ const (
 	listenBackoffMax = 10 * time.Second
 )
 
-// Notify returns a channel closed the next time deliveries may have become
+// Wake returns a channel closed the next time deliveries may have become
 // claimable: enqueued, released, redelivered, or a subscription
 // re-activated, by this Store or by any other on the same schema. Each call
 // after that returns a new channel. It never returns nil.
@@ -23,7 +23,7 @@ const (
 // (taken out of it) and LISTENs on the schema's channel; Close stops it.
 // When that connection drops, the goroutine closes the current channel
 // (notifications may have been missed), logs, and reconnects with backoff.
-func (s *Store) Notify() <-chan struct{} {
+func (s *Store) Wake() <-chan struct{} {
 	s.listenOnce.Do(s.startListener)
 	s.mu.Lock()
 	defer s.mu.Unlock()

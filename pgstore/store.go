@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	webhook "github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/cursor"
 )
 
 // DefaultSchema is the schema that holds the tables when Options.Schema is
@@ -172,7 +173,7 @@ func (s *Store) Schema() string { return s.schema }
 // Close stops the store's goroutines (the notification listener, and the
 // sender of coalesced NOTIFYs after sending what it has pending) and waits
 // for them to end. It does not close the pool. Close is idempotent; the
-// store's other methods keep working after it, but Notify's channels are no
+// store's other methods keep working after it, but Wake's channels are no
 // longer closed by the other stores' changes, nor are they told of this
 // one's.
 func (s *Store) Close() {
@@ -188,7 +189,7 @@ func (s *Store) Close() {
 	<-s.notifierDone
 }
 
-// broadcast wakes everyone waiting on Notify.
+// broadcast wakes everyone waiting on Wake.
 func (s *Store) broadcast() {
 	s.mu.Lock()
 	close(s.wake)
@@ -243,14 +244,47 @@ func nullTime(t time.Time) pgtype.Timestamptz {
 // pgText makes s storable in a text column: PostgreSQL refuses NUL and
 // invalid UTF-8, which an error message quoting a response may contain.
 func pgText(s string) string {
-	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+	if storable(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// checkPage validates a page and returns its limit and decoded cursor.
-func checkPage(p webhook.Page) (limit int, after string, err error) {
+// storable tells whether s can be stored in a text column: PostgreSQL
+// refuses NUL and invalid UTF-8. An ID that is not storable names no
+// stored record, and a filter that is not matches nothing: neither is
+// sent to the database, where it would fail the statement.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// The kinds of the listings' cursors (see internal/cursor), and their
+// orders.
+const (
+	cursorSubscriptions = "subscriptions"
+	cursorEvents        = "events"
+	cursorDeliveries    = "deliveries"
+	cursorAsc           = "asc"
+	cursorDesc          = "desc"
+)
+
+// listOrder validates a listing's order and tells whether it is
+// descending.
+func listOrder(o webhook.Order) (desc bool, err error) {
+	switch o {
+	case "", webhook.OldestFirst:
+		return false, nil
+	case webhook.NewestFirst:
+		return true, nil
+	}
+	return false, invalidArgument("Order", "must be %q or %q", webhook.OldestFirst, webhook.NewestFirst)
+}
+
+// checkPage validates a page of the listing kind in the order (descending
+// if desc) and returns its limit and the key its cursor carries (empty for
+// the first page). A cursor that the listing did not make in that order
+// is refused here, before any query.
+func checkPage(p webhook.Page, kind string, desc bool) (limit int, after string, err error) {
 	limit = p.Limit
 	switch {
 	case limit == 0:
@@ -258,11 +292,22 @@ func checkPage(p webhook.Page) (limit int, after string, err error) {
 	case limit < 0 || limit > webhook.MaxPageLimit:
 		return 0, "", invalidArgument("Page.Limit", "must be 0 to %d", webhook.MaxPageLimit)
 	}
-	if p.Cursor != "" {
-		after, err = decodeCursor(p.Cursor)
-		if err != nil {
-			return 0, "", invalidArgument("Page.Cursor", "is not a cursor returned by this store")
-		}
+	after, err = cursor.Decode(p.Cursor, kind, cursorOrder(desc))
+	if err != nil {
+		return 0, "", invalidArgument("Page.Cursor", "is not a cursor of this listing and order")
 	}
 	return limit, after, nil
+}
+
+// nextCursor returns the cursor of the page after the one that ends with
+// the item key.
+func nextCursor(kind string, desc bool, key string) string {
+	return cursor.Encode(kind, cursorOrder(desc), key)
+}
+
+func cursorOrder(desc bool) string {
+	if desc {
+		return cursorDesc
+	}
+	return cursorAsc
 }

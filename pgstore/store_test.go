@@ -27,7 +27,7 @@ func TestNewValidatesOptions(t *testing.T) {
 	require.Equal(t, DefaultSchema, s.Schema())
 	s.Close()
 	s.Close() // idempotent
-	require.NotNil(t, s.Notify(), "Notify after Close")
+	require.NotNil(t, s.Wake(), "Wake after Close")
 }
 
 func TestMigrateIsIdempotentAndSafeConcurrently(t *testing.T) {
@@ -209,7 +209,7 @@ func requireQuiet(t *testing.T, ch <-chan struct{}, what string) {
 // listening starts s's listener and waits until it has LISTENed.
 func listening(t *testing.T, s *Store) {
 	t.Helper()
-	s.Notify()
+	s.Wake()
 	select {
 	case <-s.listening:
 	case <-time.After(10 * time.Second):
@@ -222,12 +222,12 @@ func TestNotifyWakesOtherStores(t *testing.T) {
 	listening(t, f.a)
 	listening(t, f.b)
 
-	ch := f.a.Notify()
+	ch := f.a.Wake()
 	f.enqueue(t, f.b, 1)
 	requireWoken(t, ch, "an Enqueue of another store")
 
 	// Released deliveries wake the others too.
-	ch = f.a.Notify()
+	ch = f.a.Wake()
 	ds, err := f.b.Claim(t.Context(), webhook.ClaimParams{Now: f.now, Limit: 10, Lease: time.Minute})
 	require.NoError(t, err)
 	require.Len(t, ds, 2)
@@ -240,13 +240,13 @@ func TestNotifyWakesOtherStores(t *testing.T) {
 	requireWoken(t, ch, "a release by another store")
 
 	// And a re-activated subscription.
-	require.NoError(t, f.b.SetSubscriptionState(t.Context(), f.subs[0].ID, webhook.StateStopped, f.now))
-	ch = f.a.Notify()
-	require.NoError(t, f.b.SetSubscriptionState(t.Context(), f.subs[0].ID, webhook.StateActive, f.now))
+	require.NoError(t, f.b.SetSubscriptionState(t.Context(), "org_1", f.subs[0].ID, webhook.StateStopped, f.now))
+	ch = f.a.Wake()
+	require.NoError(t, f.b.SetSubscriptionState(t.Context(), "org_1", f.subs[0].ID, webhook.StateActive, f.now))
 	requireWoken(t, ch, "a re-activation by another store")
 
 	// A store is woken by its own Enqueue at once.
-	ch = f.b.Notify()
+	ch = f.b.Wake()
 	f.enqueue(t, f.b, 1)
 	requireWoken(t, ch, "its own Enqueue")
 }
@@ -270,7 +270,7 @@ func TestEnqueueTxCommitsAndRollsBackWithTheHostTransaction(t *testing.T) {
 	}
 
 	// Rolled back: nothing stored, nobody woken.
-	ch := f.a.Notify()
+	ch := f.a.Wake()
 	ev, ds := newEvent()
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
@@ -281,11 +281,11 @@ func TestEnqueueTxCommitsAndRollsBackWithTheHostTransaction(t *testing.T) {
 	requireQuiet(t, ch, "a rolled-back EnqueueTx")
 	_, err = f.a.GetEvent(ctx, "org_1", ev.ID)
 	require.ErrorIs(t, err, webhook.ErrNotFound)
-	_, err = f.a.GetDelivery(ctx, ds[0].ID)
+	_, err = f.a.GetDelivery(ctx, "org_1", ds[0].ID)
 	require.ErrorIs(t, err, webhook.ErrNotFound)
 
 	// Committed: stored, and every store woken, the enqueuing one too.
-	chB := f.b.Notify()
+	chB := f.b.Wake()
 	ev, ds = newEvent()
 	tx, err = pool.Begin(ctx)
 	require.NoError(t, err)
@@ -308,7 +308,7 @@ func TestListenerReconnects(t *testing.T) {
 	ctx := t.Context()
 
 	// Kill the listener's connection, as a server restart would.
-	ch := f.a.Notify()
+	ch := f.a.Wake()
 	tag, err := f.b.pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE datname = current_database() AND query = $1`, "LISTEN "+pgx.Identifier{f.a.channel}.Sanitize())
 	require.NoError(t, err)
@@ -329,7 +329,7 @@ WHERE datname = current_database() AND query = $1`, "LISTEN "+pgx.Identifier{f.a
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
-	ch = f.a.Notify()
+	ch = f.a.Wake()
 	f.enqueue(t, f.b, 1)
 	requireWoken(t, ch, "an Enqueue of another store after reconnecting")
 }
@@ -339,7 +339,7 @@ func TestWakeUpsOfABurstAreCoalesced(t *testing.T) {
 	f.a.notifyInterval = 300 * time.Millisecond
 	listening(t, f.b)
 
-	ch := f.b.Notify()
+	ch := f.b.Wake()
 	f.enqueue(t, f.a, 20)
 	requireWoken(t, ch, "a burst of Enqueues of another store")
 	// The first is sent at once, the other 19 merged into one more at
@@ -349,7 +349,7 @@ func TestWakeUpsOfABurstAreCoalesced(t *testing.T) {
 	// What is pending when the store closes is sent before Close returns.
 	time.Sleep(400 * time.Millisecond) // the interval of the last one ends
 	f.enqueue(t, f.a, 1)               // sent at once
-	ch = f.b.Notify()
+	ch = f.b.Wake()
 	f.enqueue(t, f.a, 1) // pending until the interval ends
 	sent := f.a.notifies.Load()
 	f.a.Close()
@@ -370,8 +370,8 @@ func TestClaimPastAnExcludedBacklog(t *testing.T) {
 SELECT 'org_1', $1 || i, 'contact.created', $2, 0 FROM generate_series(1, $3) i`, "evt_"+sub+"_", f.now, n)
 		require.NoError(t, err)
 		_, err = f.a.pool.Exec(ctx, `INSERT INTO `+schema+`.deliveries
-  (id, org_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
-SELECT $1 || i, 'org_1', $2 || i, $3, 'pending', $4, $5, $5 FROM generate_series(1, $6) i`,
+  (id, org_id, event_id, event_type, subscription_id, state, next_attempt_at, created_at, updated_at)
+SELECT $1 || i, 'org_1', $2 || i, 'contact.created', $3, 'pending', $4, $5, $5 FROM generate_series(1, $6) i`,
 			"dlv_"+sub+"_", "evt_"+sub+"_", sub, due, f.now, n)
 		require.NoError(t, err)
 	}

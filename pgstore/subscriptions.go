@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -171,9 +170,12 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	return nil
 }
 
-// GetSubscription returns the subscription with the ID.
-func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscription, error) {
-	sub, _, err := scanSubscription(s.pool.QueryRow(ctx, s.q.getSubscription, id))
+// GetSubscription returns the organization's subscription with the ID.
+func (s *Store) GetSubscription(ctx context.Context, orgID, id string) (*webhook.Subscription, error) {
+	if !storable(orgID) || !storable(id) {
+		return nil, notFound("subscription", id)
+	}
+	sub, _, err := scanSubscription(s.pool.QueryRow(ctx, s.q.getSubscription, id, orgID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("subscription", id)
 	}
@@ -183,9 +185,12 @@ func (s *Store) GetSubscription(ctx context.Context, id string) (*webhook.Subscr
 	return sub, nil
 }
 
-// UpdateSubscription replaces the stored subscription with the same ID,
-// keeping its ConsecutiveFailures.
+// UpdateSubscription replaces the stored subscription with the same ID and
+// OrganizationID, keeping its ConsecutiveFailures.
 func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	if !storable(sub.OrganizationID) || !storable(sub.ID) {
+		return notFound("subscription", sub.ID)
+	}
 	doc, err := encodeDoc(sub)
 	if err != nil {
 		return err
@@ -206,10 +211,14 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	return nil
 }
 
-// DeleteSubscription removes the subscription and its pending deliveries.
-func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+// DeleteSubscription removes the organization's subscription, its pending
+// deliveries and its counters.
+func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error {
+	if !storable(orgID) || !storable(id) {
+		return notFound("subscription", id)
+	}
 	var n int
-	if err := s.guardedRow(ctx, planGuard, s.q.deleteSubscription, []any{id}, &n); err != nil {
+	if err := s.guardedRow(ctx, planGuard, s.q.deleteSubscription, []any{id, orgID}, &n); err != nil {
 		return dbError("delete subscription", err)
 	}
 	if n == 0 {
@@ -221,9 +230,12 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 // ListSubscriptions returns a page of an organization's subscriptions in ID
 // order.
 func (s *Store) ListSubscriptions(ctx context.Context, orgID string, page webhook.Page) ([]*webhook.Subscription, string, error) {
-	limit, after, err := checkPage(page)
+	limit, after, err := checkPage(page, cursorSubscriptions, false)
 	if err != nil {
 		return nil, "", err
+	}
+	if !storable(orgID) {
+		return []*webhook.Subscription{}, "", nil
 	}
 	rows, err := s.pool.Query(ctx, s.q.listSubscriptions, orgID, after, limit+1)
 	if err != nil {
@@ -236,55 +248,41 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, page webhoo
 	next := ""
 	if len(subs) > limit {
 		subs = subs[:limit]
-		next = encodeCursor(subs[limit-1].ID)
+		next = nextCursor(cursorSubscriptions, false, subs[limit-1].ID)
 	}
 	return subs, next, nil
 }
 
-// MatchSubscriptions returns the Active subscriptions of the organization
-// whose Events match eventType, in ID order, with one probe of the GIN
-// index on the organization's event patterns. The subscriptions come from
-// the cache Claim uses, by version, and are returned as copies.
-func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]*webhook.Subscription, error) {
+// MatchSubscriptions returns the IDs of the Active subscriptions of the
+// organization whose Events match eventType, in ID order, with one probe of
+// the GIN index on the organization's event patterns.
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, error) {
+	if !storable(orgID) || !storable(eventType) {
+		return []string{}, nil
+	}
 	rows, err := s.pool.Query(ctx, s.q.matchSubscriptions, orgID, candidateKeys(orgID, eventType))
 	if err != nil {
 		return nil, dbError("match subscriptions", err)
 	}
-	var (
-		ids      []string
-		versions = map[string]int64{}
-		id       string
-		version  int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&id, &version}, func() error {
-		ids = append(ids, id)
-		versions[id] = version
-		return nil
-	})
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, dbError("match subscriptions", err)
 	}
-	subs, err := s.subscriptions(ctx, versions)
-	if err != nil {
-		return nil, err
+	if ids == nil {
+		ids = []string{}
 	}
-	out := make([]*webhook.Subscription, 0, len(ids))
-	for _, id := range ids {
-		// The keys select exactly the matching patterns; Matches guards
-		// against patterns stored without validation. A subscription
-		// deleted since the first query is left out.
-		if sub := subs[id]; sub != nil && sub.State == webhook.StateActive && sub.Matches(eventType) {
-			out = append(out, sub.Clone())
-		}
-	}
-	return out, nil
+	return ids, nil
 }
 
-// SetSubscriptionState sets the state of a subscription and its UpdatedAt;
-// StateActive also resets ConsecutiveFailures and wakes the dispatchers.
-func (s *Store) SetSubscriptionState(ctx context.Context, id string, state webhook.State, now time.Time) error {
+// SetSubscriptionState sets the state of the organization's subscription
+// and its UpdatedAt; StateActive also resets ConsecutiveFailures and wakes
+// the dispatchers.
+func (s *Store) SetSubscriptionState(ctx context.Context, orgID, id string, state webhook.State, now time.Time) error {
+	if !storable(orgID) || !storable(id) {
+		return notFound("subscription", id)
+	}
 	var woke *int
-	err := s.pool.QueryRow(ctx, s.q.setState, id, string(state), now, s.channel, s.origin).Scan(&woke)
+	err := s.pool.QueryRow(ctx, s.q.setState, id, string(state), now, s.channel, s.origin, orgID).Scan(&woke)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound("subscription", id)
 	}
@@ -397,13 +395,4 @@ func (s *Store) subscriptions(ctx context.Context, want map[string]int64) (map[s
 		return nil, dbError("get subscriptions", err)
 	}
 	return out, nil
-}
-
-// encodeCursor and decodeCursor make the opaque page cursor from the last ID
-// of a page.
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
-
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	return string(b), err
 }

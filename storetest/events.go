@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 	"time"
 
@@ -59,10 +60,13 @@ func testEnqueueStores(t *testing.T, e *env) {
 		d := e.getDelivery(t, ds[i].ID)
 		require.Equal(t, ds[i].ID, d.ID)
 		require.Equal(t, want.ID, d.EventID)
+		require.Equal(t, want.Type, d.EventType, "EventType")
 		require.Equal(t, e.org, d.OrganizationID)
 		require.Equal(t, sub.ID, d.SubscriptionID)
 		require.Equal(t, webhook.DeliveryPending, d.State)
 		require.Zero(t, d.Attempts)
+		require.True(t, d.RedeliveredAt.IsZero(), "RedeliveredAt of a delivery never redelivered")
+		require.Zero(t, d.AttemptsAtRedelivery)
 		require.Zero(t, d.LastStatusCode)
 		require.Empty(t, d.LastError)
 		requireEqualTime(t, []time.Time{due, e.now}[i], d.NextAttemptAt, "NextAttemptAt")
@@ -92,7 +96,7 @@ func testEnqueueIdempotent(t *testing.T, e *env) {
 	require.NoError(t, err)
 	requireSameEvent(t, ev, got)
 
-	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{})
+	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: e.org})
 	require.NoError(t, err)
 	require.Equal(t, deliveryIDs(first), deliveryIDs(list))
 }
@@ -108,9 +112,9 @@ func testEnqueueDuplicatesInCall(t *testing.T, e *env) {
 
 	e.getDelivery(t, da.ID)
 	e.getDelivery(t, db.ID)
-	_, err = e.store.GetDelivery(ctx, da2.ID)
+	_, err = e.store.GetDelivery(ctx, e.org, da2.ID)
 	requireNotFound(t, err, "the later duplicate")
-	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{})
+	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: e.org})
 	require.NoError(t, err)
 	require.Equal(t, []string{da.ID, db.ID}, deliveryIDs(list))
 }
@@ -125,7 +129,7 @@ func testEnqueueKnownEvent(t *testing.T, e *env) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 
-	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{})
+	list, _, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: e.org})
 	require.NoError(t, err)
 	require.Equal(t, []string{first[0].ID, db.ID}, deliveryIDs(list))
 }
@@ -162,7 +166,7 @@ func testEnqueueLargeFanOut(t *testing.T, e *env) {
 	require.NoError(t, err)
 	require.Zero(t, created)
 
-	list := e.listDeliveryPages(t, webhook.DeliveryFilter{}, webhook.MaxPageLimit)[0]
+	list := e.listDeliveryPages(t, webhook.DeliveryFilter{OrganizationID: e.org}, webhook.MaxPageLimit)[0]
 	require.Len(t, list, n)
 }
 
@@ -178,8 +182,7 @@ func testEnqueueNoDeliveries(t *testing.T, e *env) {
 
 func testEnqueueOtherOrg(t *testing.T, e *env) {
 	ctx := t.Context()
-	other := *e
-	other.org = newID("org_")
+	other := e.otherOrg()
 	mine, theirs := e.createSubscription(t), other.createSubscription(t)
 	ev, _ := e.enqueue(t, e.now, mine)
 
@@ -204,8 +207,13 @@ var eventTests = []test{
 	{"ReturnedEventsAreCopies", testEventCopies},
 	{"ListPaginatesInIDOrder", testListEventsPages},
 	{"ListFiltersByTimeRange", testListEventsRange},
+	{"ListFiltersByType", testListEventsType},
+	{"ListNewestFirstPagesInDescendingIDOrder", testListEventsNewestFirst},
+	{"ListOldestFirstIsTheDefaultOrder", testListEventsOldestFirst},
 	{"ListIsScopedToOrganization", testListEventsOrg},
 	{"ListRejectsLimitOutOfRange", testListEventsBadLimit},
+	{"ListRejectsUnknownOrder", testListEventsBadOrder},
+	{"ListRequiresOrganizationID", testListEventsNoOrg},
 }
 
 func testEventTimestampZone(t *testing.T, e *env) {
@@ -320,10 +328,84 @@ func testListEventsRange(t *testing.T, e *env) {
 	require.Equal(t, [][]string{{}}, e.listEventPages(t, webhook.EventFilter{OrganizationID: org, From: e.at(10 * time.Hour)}, 10))
 }
 
+func testListEventsType(t *testing.T, e *env) {
+	types := []string{"contact.created", "sale.changed", "contact.created", "contact.created.extra", "contact.created"}
+	evs := make([]*webhook.Event, len(types))
+	for i, typ := range types {
+		evs[i] = e.newEvent()
+		evs[i].Type = typ
+		evs[i].Timestamp = e.at(time.Duration(i) * time.Hour).In(zone)
+	}
+	for _, i := range []int{4, 1, 0, 3, 2} {
+		_, err := e.store.Enqueue(t.Context(), evs[i], nil)
+		require.NoError(t, err)
+	}
+	ids := eventIDs(evs)
+	org := e.org
+	// The type is matched exactly, not as a pattern or a prefix.
+	created := webhook.EventFilter{OrganizationID: org, Type: "contact.created"}
+	require.Equal(t, [][]string{{ids[0], ids[2]}, {ids[4]}}, e.listEventPages(t, created, 2))
+	require.Equal(t, [][]string{{ids[1]}}, e.listEventPages(t, webhook.EventFilter{OrganizationID: org, Type: "sale.changed"}, 10))
+	require.Equal(t, [][]string{{}}, e.listEventPages(t, webhook.EventFilter{OrganizationID: org, Type: "contact.*"}, 10))
+	require.Equal(t, [][]string{{}}, e.listEventPages(t, webhook.EventFilter{OrganizationID: org, Type: "contact"}, 10))
+	// With a time range and the newest first.
+	f := webhook.EventFilter{OrganizationID: org, Type: "contact.created", From: e.at(time.Hour), To: e.at(5 * time.Hour), Order: webhook.NewestFirst}
+	require.Equal(t, [][]string{{ids[4]}, {ids[2]}}, e.listEventPages(t, f, 1))
+}
+
+func testListEventsNewestFirst(t *testing.T, e *env) {
+	evs := e.storeEvents(t, 5)
+	ids := eventIDs(evs)
+	rev := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}
+	f := webhook.EventFilter{OrganizationID: e.org, Order: webhook.NewestFirst}
+	require.Equal(t, [][]string{rev[0:2], rev[2:4], rev[4:5]}, e.listEventPages(t, f, 2))
+	require.Equal(t, [][]string{rev}, e.listEventPages(t, f, 5))
+	require.Equal(t, [][]string{rev[0:1], rev[1:2], rev[2:3], rev[3:4], rev[4:5]}, e.listEventPages(t, f, 1))
+	// With a time range: [now+1h, now+4h) holds events 1, 2 and 3.
+	f.From, f.To = e.at(time.Hour), e.at(4*time.Hour)
+	require.Equal(t, [][]string{{ids[3], ids[2]}, {ids[1]}}, e.listEventPages(t, f, 2))
+
+	got, _, err := e.store.ListEvents(t.Context(), webhook.EventFilter{OrganizationID: e.org, Order: webhook.NewestFirst, Page: webhook.Page{Limit: 1}})
+	require.NoError(t, err)
+	requireSameEvent(t, evs[4], got[0])
+}
+
+func testListEventsOldestFirst(t *testing.T, e *env) {
+	ids := eventIDs(e.storeEvents(t, 3))
+	for _, order := range []webhook.Order{"", webhook.OldestFirst} {
+		f := webhook.EventFilter{OrganizationID: e.org, Order: order}
+		require.Equal(t, [][]string{ids[0:2], ids[2:3]}, e.listEventPages(t, f, 2), "Order %q", order)
+	}
+	// One order: a cursor of either continues the other.
+	for _, orders := range [][2]webhook.Order{{"", webhook.OldestFirst}, {webhook.OldestFirst, ""}} {
+		first, next, err := e.store.ListEvents(t.Context(), webhook.EventFilter{OrganizationID: e.org, Order: orders[0], Page: webhook.Page{Limit: 2}})
+		require.NoError(t, err)
+		require.Equal(t, ids[0:2], eventIDs(first))
+		rest, _, err := e.store.ListEvents(t.Context(), webhook.EventFilter{OrganizationID: e.org, Order: orders[1], Page: webhook.Page{Limit: 2, Cursor: next}})
+		require.NoError(t, err, "a cursor of Order %q with Order %q", orders[0], orders[1])
+		require.Equal(t, ids[2:3], eventIDs(rest))
+	}
+}
+
+func testListEventsBadOrder(t *testing.T, e *env) {
+	e.storeEvents(t, 1)
+	for _, order := range []webhook.Order{"desc", "asc", "Newest", "oldest ", "random"} {
+		evs, _, err := e.store.ListEvents(t.Context(), webhook.EventFilter{OrganizationID: e.org, Order: order})
+		requireInvalidArgument(t, err, "ListEvents with Order "+strconv.Quote(string(order)))
+		require.Empty(t, evs)
+	}
+}
+
+func testListEventsNoOrg(t *testing.T, e *env) {
+	e.storeEvents(t, 1)
+	evs, _, err := e.store.ListEvents(t.Context(), webhook.EventFilter{})
+	requireInvalidArgument(t, err, "ListEvents without OrganizationID")
+	require.Empty(t, evs)
+}
+
 func testListEventsOrg(t *testing.T, e *env) {
 	mine := e.storeEvents(t, 2)
-	other := *e
-	other.org = newID("org_")
+	other := e.otherOrg()
 	theirs := other.storeEvents(t, 1)
 	require.Equal(t, [][]string{eventIDs(mine)}, e.listEventPages(t, webhook.EventFilter{OrganizationID: e.org}, 10))
 	require.Equal(t, [][]string{eventIDs(theirs)}, e.listEventPages(t, webhook.EventFilter{OrganizationID: other.org}, 10))
@@ -408,16 +490,12 @@ func testPruneDeliveries(t *testing.T, e *env) {
 		requireNotFound(t, err, "GetEvent of a pruned event")
 	}
 	for _, d := range append(ds1, ds2...) {
-		_, err := e.store.GetDelivery(ctx, d.ID)
+		_, err := e.store.GetDelivery(ctx, e.org, d.ID)
 		requireNotFound(t, err, "GetDelivery of a delivery of a pruned event")
-		attempts, err := e.store.ListAttempts(ctx, d.ID)
-		if err != nil {
-			requireNotFound(t, err, "ListAttempts of a pruned delivery")
-		} else {
-			require.Empty(t, attempts, "attempts of a pruned delivery")
-		}
+		_, err = e.store.ListAttempts(ctx, e.org, d.ID)
+		requireNotFound(t, err, "ListAttempts of a pruned delivery")
 	}
-	list, next, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{})
+	list, next, err := e.store.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: e.org})
 	require.NoError(t, err)
 	require.Empty(t, list)
 	require.Empty(t, next)
@@ -439,7 +517,7 @@ func testPrunePending(t *testing.T, e *env) {
 
 	e.finishAs(t, e.now, ds[1], webhook.DeliveryDead)
 	// A redelivered delivery is pending again.
-	require.NoError(t, e.store.Redeliver(ctx, ds[1].ID, e.now))
+	require.NoError(t, e.store.Redeliver(ctx, e.org, ds[1].ID, e.now))
 	n, err = e.store.Prune(ctx, e.at(time.Hour), 10)
 	require.NoError(t, err)
 	require.Zero(t, n, "pruned with a redelivered delivery pending")

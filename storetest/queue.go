@@ -110,10 +110,13 @@ func testClaimFields(t *testing.T, e *env) {
 	c := got[0]
 	require.Equal(t, want.ID, c.ID)
 	require.Equal(t, ev.ID, c.EventID)
+	require.Equal(t, ev.Type, c.EventType, "EventType")
 	require.Equal(t, e.org, c.OrganizationID)
 	require.Equal(t, s.ID, c.SubscriptionID)
 	require.Equal(t, webhook.DeliveryPending, c.State, "a claim does not change the state")
 	require.Zero(t, c.Attempts)
+	require.True(t, c.RedeliveredAt.IsZero(), "RedeliveredAt of a delivery never redelivered")
+	require.Zero(t, c.AttemptsAtRedelivery)
 	requireEqualTime(t, want.NextAttemptAt, c.NextAttemptAt, "NextAttemptAt")
 	require.NotEmpty(t, c.Lease)
 	requireEqualTime(t, e.at(90*time.Second), c.LeasedUntil, "LeasedUntil")
@@ -124,6 +127,7 @@ func testClaimFields(t *testing.T, e *env) {
 	require.Equal(t, c.Lease, stored.Lease)
 	requireEqualTime(t, c.LeasedUntil, stored.LeasedUntil, "stored LeasedUntil")
 	require.Equal(t, webhook.DeliveryPending, stored.State)
+	require.Equal(t, ev.Type, stored.EventType, "EventType")
 	require.Nil(t, stored.Event, "GetDelivery sets no Event")
 	require.Nil(t, stored.Subscription, "GetDelivery sets no Subscription")
 }
@@ -172,7 +176,7 @@ func testClaimInactive(t *testing.T, e *env) {
 	ds := e.enqueueOne(t, stopped, e.at(-3*time.Second))
 	dt := e.enqueueOne(t, tripped, e.at(-2*time.Second))
 	da := e.enqueueOne(t, active, e.at(-time.Second))
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateStopped, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateStopped, e.now))
 	tr, err := e.store.RecordHealth(ctx, tripped.ID, false, 1, e.now)
 	require.NoError(t, err)
 	require.True(t, tr)
@@ -180,16 +184,16 @@ func testClaimInactive(t *testing.T, e *env) {
 	e.finishAs(t, e.now, da, webhook.DeliveryDelivered)
 	require.Empty(t, e.claimAt(t, e.at(time.Hour)), "deliveries of non-Active subscriptions")
 
-	require.NoError(t, e.store.SetSubscriptionState(ctx, tripped.ID, webhook.StateActive, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, tripped.ID, webhook.StateActive, e.now))
 	e.finishAs(t, e.at(time.Hour), dt, webhook.DeliveryDelivered)
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateActive, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateActive, e.now))
 	e.claimOne(t, e.at(time.Hour), ds)
 
 	// A subscription stopped while its delivery is leased: the delivery
 	// is not reclaimed after the lease expires until re-activation.
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateStopped, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateStopped, e.now))
 	require.Empty(t, e.claimAt(t, e.at(2*time.Hour)), "an expired lease of a Stopped subscription")
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateActive, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateActive, e.now))
 	e.claimOne(t, e.at(2*time.Hour), ds)
 }
 
@@ -230,10 +234,10 @@ func requireSameAttempt(t *testing.T, want, got *webhook.Attempt) {
 	require.Equal(t, w, g)
 }
 
-// attempts returns the attempt log of a delivery.
+// attempts returns the attempt log of a delivery of e.org.
 func (e *env) attempts(t *testing.T, id string) []*webhook.Attempt {
 	t.Helper()
-	as, err := e.store.ListAttempts(t.Context(), id)
+	as, err := e.store.ListAttempts(t.Context(), e.org, id)
 	require.NoError(t, err)
 	return as
 }
@@ -251,6 +255,7 @@ func testFinishDelivered(t *testing.T, e *env) {
 	require.Equal(t, 1, got.Attempts)
 	require.Equal(t, 200, got.LastStatusCode)
 	require.Empty(t, got.LastError)
+	require.True(t, got.NextAttemptAt.IsZero(), "NextAttemptAt of a delivered delivery: %v", got.NextAttemptAt)
 	require.Empty(t, got.Lease, "Finish clears the lease")
 	require.True(t, got.LeasedUntil.IsZero(), "Finish clears LeasedUntil")
 	requireEqualTime(t, done, got.UpdatedAt, "UpdatedAt")
@@ -274,6 +279,7 @@ func testFinishDead(t *testing.T, e *env) {
 	require.Equal(t, 1, got.Attempts)
 	require.Equal(t, 400, got.LastStatusCode)
 	require.Equal(t, a.Error, got.LastError)
+	require.True(t, got.NextAttemptAt.IsZero(), "NextAttemptAt of a dead delivery: %v", got.NextAttemptAt)
 	require.Empty(t, got.Lease)
 	requireEqualTime(t, e.at(time.Second), got.UpdatedAt, "UpdatedAt")
 	as := e.attempts(t, d.ID)
@@ -493,13 +499,13 @@ func testNextDueInactive(t *testing.T, e *env) {
 	e.enqueueOne(t, stopped, e.at(2*time.Minute))
 	leased := e.enqueueOne(t, stopped, e.now)
 	e.claimOne(t, e.now, leased) // leased until now + 1m
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateStopped, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateStopped, e.now))
 	e.requireNothingDue(t)
 
 	e.enqueueOne(t, active, e.at(time.Hour))
 	e.requireNextDue(t, e.at(time.Hour))
 
-	require.NoError(t, e.store.SetSubscriptionState(ctx, stopped.ID, webhook.StateActive, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(ctx, e.org, stopped.ID, webhook.StateActive, e.now))
 	e.requireNextDue(t, e.at(time.Minute))
 }
 
@@ -512,59 +518,59 @@ func testNextDueFinished(t *testing.T, e *env) {
 	e.requireNothingDue(t)
 }
 
-var notifyTests = []test{
-	{"ClosedAfterEnqueue", testNotifyEnqueue},
-	{"ClosedAfterRelease", testNotifyRelease},
-	{"ClosedAfterRedeliver", testNotifyRedeliver},
-	{"ClosedAfterReactivation", testNotifyReactivation},
+var wakeTests = []test{
+	{"ClosedAfterEnqueue", testWakeEnqueue},
+	{"ClosedAfterRelease", testWakeRelease},
+	{"ClosedAfterRedeliver", testWakeRedeliver},
+	{"ClosedAfterReactivation", testWakeReactivation},
 }
 
-// notify returns a Notify channel, skipping the test when the store cannot
+// wake returns a Wake channel, skipping the test when the store cannot
 // tell (a nil channel).
-func (e *env) notify(t *testing.T) <-chan struct{} {
+func (e *env) wake(t *testing.T) <-chan struct{} {
 	t.Helper()
-	ch := e.store.Notify()
+	ch := e.store.Wake()
 	if ch == nil {
-		t.Skip("the store returns a nil Notify channel: the dispatcher polls it")
+		t.Skip("the store returns a nil Wake channel: the dispatcher polls it")
 	}
 	return ch
 }
 
-func testNotifyEnqueue(t *testing.T, e *env) {
+func testWakeEnqueue(t *testing.T, e *env) {
 	s := e.createSubscription(t)
-	ch := e.notify(t)
+	ch := e.wake(t)
 	e.enqueueOne(t, s, e.now)
 	requireClosed(t, ch, "Enqueue")
 
 	// The next call returns a channel for the next change.
-	ch = e.notify(t)
+	ch = e.wake(t)
 	e.enqueueOne(t, s, e.now)
 	requireClosed(t, ch, "a second Enqueue")
 }
 
-func testNotifyRelease(t *testing.T, e *env) {
+func testWakeRelease(t *testing.T, e *env) {
 	s := e.createSubscription(t)
 	d := e.enqueueOne(t, s, e.now)
 	c := e.claimOne(t, e.now, d)
-	ch := e.notify(t)
+	ch := e.wake(t)
 	e.finish(t, e.now, webhook.Outcome{DeliveryID: c.ID, Lease: c.Lease, State: webhook.DeliveryPending, NextAttemptAt: e.now})
 	requireClosed(t, ch, "a release by Finish")
 }
 
-func testNotifyRedeliver(t *testing.T, e *env) {
+func testWakeRedeliver(t *testing.T, e *env) {
 	s := e.createSubscription(t)
 	d := e.enqueueOne(t, s, e.now)
 	e.finishAs(t, e.now, d, webhook.DeliveryDead)
-	ch := e.notify(t)
-	require.NoError(t, e.store.Redeliver(t.Context(), d.ID, e.now))
+	ch := e.wake(t)
+	require.NoError(t, e.store.Redeliver(t.Context(), e.org, d.ID, e.now))
 	requireClosed(t, ch, "Redeliver")
 }
 
-func testNotifyReactivation(t *testing.T, e *env) {
+func testWakeReactivation(t *testing.T, e *env) {
 	s := e.createSubscription(t)
 	e.enqueueOne(t, s, e.now)
-	require.NoError(t, e.store.SetSubscriptionState(t.Context(), s.ID, webhook.StateStopped, e.now))
-	ch := e.notify(t)
-	require.NoError(t, e.store.SetSubscriptionState(t.Context(), s.ID, webhook.StateActive, e.now))
+	require.NoError(t, e.store.SetSubscriptionState(t.Context(), e.org, s.ID, webhook.StateStopped, e.now))
+	ch := e.wake(t)
+	require.NoError(t, e.store.SetSubscriptionState(t.Context(), e.org, s.ID, webhook.StateActive, e.now))
 	requireClosed(t, ch, "re-activating a subscription with a pending delivery")
 }

@@ -5,20 +5,36 @@
 //		storetest.Run(t, func(t *testing.T) webhook.Store { return memstore.New() })
 //	}
 //
-// The suite checks the contract documented on webhook.Store and its records.
-// It gives every subtest a new store and an organization of its own, runs
-// the subtests one after the other, compares times as instants, and uses
-// times truncated to the microsecond, so a store backed by a database that
-// keeps microseconds passes. Event timestamps must keep their zone offset,
-// as the Envelope shows it.
+// The suite checks the contract documented on webhook.Store and its records,
+// through the Store interface only. It gives every subtest a new store and
+// an organization of its own, runs the subtests one after the other,
+// compares times as instants, and uses times truncated to the microsecond,
+// so a store backed by a database that keeps microseconds passes. Event
+// timestamps must keep their zone offset, as the Envelope shows it.
 //
 // Where the contract is terse, the suite reads it so:
 //
 //   - A page that ends exactly at the last item has no next cursor: a store
 //     looks one item ahead.
+//   - A cursor is refused with ErrInvalidArgument, and no items, whenever
+//     the store did not return it for that listing and order: garbage, bytes
+//     that are not UTF-8, a bare ID, a real cursor cut short (by one
+//     character or more), another listing's cursor, the other order's. The
+//     orders OldestFirst and "" are one order: their cursors are
+//     interchangeable. ListSubscriptions has one order only.
 //   - Finish with an outcome for a delivery that was deleted with its
 //     subscription while leased is not an error.
-//   - ListAttempts of a missing delivery may give ErrNotFound or nothing.
+//   - ListAttempts of a missing delivery gives ErrNotFound, like every
+//     lookup: a delivery of another organization must read exactly as a
+//     missing one, so neither can be an empty list. "Reads exactly as"
+//     means the error messages are equal once the ID asked for is replaced.
+//   - Claim sets RedeliveredAt and AttemptsAtRedelivery as stored (the
+//     worker schedules retries and marks the Manual attempt from them), and
+//     RedeliveredAt stays set after the redelivered delivery is finished.
+//   - Stats of an organization without subscriptions are zero, not an
+//     error. An attempt counts in the hour of its At (not of the Finish
+//     that logged it); a zero Since counts every attempt. Attempts of
+//     pruned deliveries in hours after Prune's cutoff keep counting.
 //   - Whether a lease is void at exactly its LeasedUntil is left open: the
 //     suite claims strictly after it.
 package storetest
@@ -71,11 +87,14 @@ var groups = []group{
 	{"Claim", claimTests},
 	{"Finish", finishTests},
 	{"NextDue", nextDueTests},
-	{"Notify", notifyTests},
+	{"Wake", wakeTests},
 	{"Deliveries", deliveryTests},
 	{"Redeliver", redeliverTests},
 	{"DeleteSubscription", deleteTests},
 	{"Prune", pruneTests},
+	{"Stats", statsTests},
+	{"Cursors", cursorTests},
+	{"Tenancy", tenancyTests},
 	{"Concurrency", concurrencyTests},
 }
 
@@ -115,6 +134,14 @@ func newID(prefix string) string {
 // zone is the offset of the events' timestamps: not UTC, so a store that
 // drops the offset fails.
 var zone = time.FixedZone("CST", -6*60*60)
+
+// otherOrg returns an env on the same store and clock for another, new
+// organization.
+func (e *env) otherOrg() *env {
+	o := *e
+	o.org = newID("org_")
+	return &o
+}
 
 // at returns e.now moved by d.
 func (e *env) at(d time.Duration) time.Time { return e.now.Add(d) }
@@ -255,10 +282,21 @@ func (e *env) finish(t *testing.T, now time.Time, o webhook.Outcome) {
 	require.NoError(t, e.store.Finish(t.Context(), now, []webhook.Outcome{o}))
 }
 
-// finishAs claims d at now and finishes it with one attempt leading to
-// state (a 200 for Delivered, a 500 otherwise). Other deliveries that the
-// claim takes are released unchanged.
-func (e *env) finishAs(t *testing.T, now time.Time, d *webhook.Delivery, state webhook.DeliveryState) {
+// finishAs claims d at now and finishes it with one attempt made at now
+// leading to state (a 200 for Delivered, a 500 otherwise). Other deliveries
+// that the claim takes are released unchanged.
+func (e *env) finishAs(t *testing.T, now time.Time, d *webhook.Delivery, state webhook.DeliveryState) *webhook.Attempt {
+	t.Helper()
+	return e.finishAttempt(t, now, d, state, now, time.Time{})
+}
+
+// finishAttempt claims d at now and finishes it at now with one attempt
+// made at at, leading to state (a 200 for Delivered, a 500 otherwise); a
+// Pending one is due again at next. The attempt is numbered Attempts+1 and
+// is Manual when it is the first after a redelivery, as the worker makes
+// it. Other deliveries that the claim takes are released unchanged. It
+// returns the attempt logged.
+func (e *env) finishAttempt(t *testing.T, now time.Time, d *webhook.Delivery, state webhook.DeliveryState, at, next time.Time) *webhook.Attempt {
 	t.Helper()
 	var c *webhook.Delivery
 	var release []webhook.Outcome
@@ -274,26 +312,28 @@ func (e *env) finishAs(t *testing.T, now time.Time, d *webhook.Delivery, state w
 	if state != webhook.DeliveryDelivered {
 		status = 500
 	}
+	a := attempt(c, c.Attempts+1, at, status, state)
+	a.Manual = !c.RedeliveredAt.IsZero() && c.Attempts == c.AttemptsAtRedelivery
 	outcomes := append(release, webhook.Outcome{
-		DeliveryID: c.ID, Lease: c.Lease, State: state,
-		Attempt: attempt(c, c.Attempts+1, now, status, state),
+		DeliveryID: c.ID, Lease: c.Lease, State: state, NextAttemptAt: next, Attempt: a,
 	})
 	require.NoError(t, e.store.Finish(t.Context(), now, outcomes))
+	return a
 }
 
-// getDelivery returns the stored delivery and fails the test on error.
+// getDelivery returns e.org's stored delivery and fails the test on error.
 func (e *env) getDelivery(t *testing.T, id string) *webhook.Delivery {
 	t.Helper()
-	d, err := e.store.GetDelivery(t.Context(), id)
+	d, err := e.store.GetDelivery(t.Context(), e.org, id)
 	require.NoError(t, err)
 	return d
 }
 
-// getSubscription returns the stored subscription and fails the test on
-// error.
+// getSubscription returns e.org's stored subscription and fails the test
+// on error.
 func (e *env) getSubscription(t *testing.T, id string) *webhook.Subscription {
 	t.Helper()
-	s, err := e.store.GetSubscription(t.Context(), id)
+	s, err := e.store.GetSubscription(t.Context(), e.org, id)
 	require.NoError(t, err)
 	return s
 }
@@ -349,6 +389,6 @@ func requireClosed(t *testing.T, ch <-chan struct{}, after string) {
 	select {
 	case <-ch:
 	case <-time.After(5 * time.Second):
-		t.Fatalf("the Notify channel was not closed after %s", after)
+		t.Fatalf("the Wake channel was not closed after %s", after)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,14 +181,14 @@ func (td *Dispatcher) Notifications() []webhook.Notification {
 	return append([]webhook.Notification(nil), td.notes...)
 }
 
-// Deliveries returns the deliveries to a subscription (all of them when
-// subscriptionID is empty), oldest first.
-func (td *Dispatcher) Deliveries(tb testing.TB, subscriptionID string) []*webhook.Delivery {
+// Deliveries returns the organization's deliveries to a subscription (all
+// of them when subscriptionID is empty), oldest first.
+func (td *Dispatcher) Deliveries(tb testing.TB, orgID, subscriptionID string) []*webhook.Delivery {
 	tb.Helper()
 	var out []*webhook.Delivery
-	f := webhook.DeliveryFilter{SubscriptionID: subscriptionID, Page: webhook.Page{Limit: webhook.MaxPageLimit}}
+	f := webhook.DeliveryFilter{OrganizationID: orgID, SubscriptionID: subscriptionID, Page: webhook.Page{Limit: webhook.MaxPageLimit}}
 	for {
-		page, next, err := td.store.ListDeliveries(context.Background(), f)
+		page, next, err := td.ListDeliveries(context.Background(), f)
 		if err != nil {
 			tb.Fatalf("webhooktest: listing deliveries: %v", err)
 		}
@@ -247,9 +248,13 @@ func (td *Dispatcher) idle() (bool, error) {
 func (td *Dispatcher) describe() string {
 	var b strings.Builder
 	fmt.Fprint(&b, td.store.counters())
-	ds, _, err := td.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{State: webhook.DeliveryPending, Page: webhook.Page{Limit: 20}})
-	if err != nil {
-		return b.String()
+	var ds []*webhook.Delivery
+	for _, org := range td.store.orgs() {
+		page, _, err := td.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: org, State: webhook.DeliveryPending, Page: webhook.Page{Limit: 20}})
+		if err != nil {
+			return b.String()
+		}
+		ds = append(ds, page...)
 	}
 	for _, dl := range ds {
 		fmt.Fprintf(&b, "\n  %s event=%s subscription=%s attempts=%d next=%s", dl.ID, dl.EventID, dl.SubscriptionID, dl.Attempts, dl.NextAttemptAt.Format(time.RFC3339))
@@ -335,8 +340,9 @@ type trackingStore struct {
 
 	mu       sync.Mutex
 	c        counts
-	wakeCh   chan struct{} // closed and cleared by wake
-	stopCh   chan struct{} // stops the forwarder
+	orgSeen  map[string]bool // organizations events were enqueued for
+	wakeCh   chan struct{}   // closed and cleared by wake
+	stopCh   chan struct{}   // stops the forwarder
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when the forwarder has exited
 }
@@ -367,14 +373,14 @@ func newTrackingStore(s webhook.Store) *trackingStore {
 // channel before waking, so no signal falls in between.
 func (s *trackingStore) forward() {
 	defer close(s.stopped)
-	inner := s.Store.Notify()
+	inner := s.Store.Wake()
 	if inner == nil {
 		return // the inner store cannot tell; the dispatcher polls
 	}
 	for {
 		select {
 		case <-inner:
-			inner = s.Store.Notify()
+			inner = s.Store.Wake()
 			s.wake()
 		case <-s.stopCh:
 			return
@@ -387,7 +393,7 @@ func (s *trackingStore) stop() {
 	<-s.stopped
 }
 
-func (s *trackingStore) Notify() <-chan struct{} {
+func (s *trackingStore) Wake() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.wakeCh == nil {
@@ -403,6 +409,28 @@ func (s *trackingStore) wake() {
 		close(s.wakeCh)
 		s.wakeCh = nil
 	}
+}
+
+func (s *trackingStore) Enqueue(ctx context.Context, ev *webhook.Event, ds []*webhook.Delivery) (int, error) {
+	s.mu.Lock()
+	if s.orgSeen == nil {
+		s.orgSeen = map[string]bool{}
+	}
+	s.orgSeen[ev.OrganizationID] = true
+	s.mu.Unlock()
+	return s.Store.Enqueue(ctx, ev, ds)
+}
+
+// orgs lists the organizations events were enqueued for, sorted.
+func (s *trackingStore) orgs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.orgSeen))
+	for o := range s.orgSeen {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (s *trackingStore) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Delivery, error) {

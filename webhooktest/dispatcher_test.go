@@ -45,7 +45,7 @@ func TestRetriesFollowTheFakeClock(t *testing.T) {
 
 	td.WaitIdle(t)
 	require.Equal(t, 1, rcv.Len())
-	dl := td.Deliveries(t, sub.ID)[0]
+	dl := td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Equal(t, 1, dl.Attempts)
 	require.Equal(t, start.Add(5*time.Second), dl.NextAttemptAt, "no jitter: the first retry after exactly 5s")
@@ -65,7 +65,7 @@ func TestRetriesFollowTheFakeClock(t *testing.T) {
 		require.True(t, r.Verified, "verified against the fake clock: %v", r.VerifyErr)
 		require.Equal(t, "evt_1", r.ID())
 	}
-	dl = td.Deliveries(t, sub.ID)[0]
+	dl = td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, webhook.DeliveryDelivered, dl.State)
 	require.Equal(t, 3, dl.Attempts)
 }
@@ -83,7 +83,7 @@ func TestAdvanceToStopsAtEveryRetry(t *testing.T) {
 	require.Equal(t, start.Add(time.Hour), td.Clock.Now())
 	require.Equal(t, []time.Duration{0, 5 * time.Second, 20 * time.Second, 65 * time.Second, 200 * time.Second, 605 * time.Second, 1820 * time.Second},
 		signedAt(t, rcv.Requests()))
-	dl := td.Deliveries(t, sub.ID)[0]
+	dl := td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, start.Add(5465*time.Second), dl.NextAttemptAt)
 }
 
@@ -96,11 +96,11 @@ func TestAdvanceUntilIdleRunsTheScheduleOut(t *testing.T) {
 
 	moved := td.AdvanceUntilIdle(t)
 	require.Equal(t, webhook.DefaultRetryMaxElapsedTime, moved, "the last retry is at 24h")
-	dl := td.Deliveries(t, sub.ID)[0]
+	dl := td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	require.Equal(t, rcv.Len(), dl.Attempts)
 	require.Equal(t, 14, dl.Attempts)
-	attempts, err := td.Store().ListAttempts(context.Background(), dl.ID)
+	_, attempts, err := td.GetDelivery(context.Background(), "org_1", dl.ID)
 	require.NoError(t, err)
 	require.Len(t, attempts, 14)
 	require.Equal(t, start.Add(24*time.Hour), attempts[13].At)
@@ -126,17 +126,17 @@ func TestTooManyErrorsIsNotifiedBeforeWaitIdleReturns(t *testing.T) {
 	require.Equal(t, webhook.StateTooManyErrors, notes[0].State)
 	require.Equal(t, "ops@example.com", notes[0].Email)
 	require.Equal(t, notes, told, "the host's Notifier is told too")
-	got, err := td.GetSubscription(context.Background(), sub.ID)
+	got, err := td.GetSubscription(context.Background(), "org_1", sub.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.StateTooManyErrors, got.State)
-	require.Equal(t, webhook.DeliveryPending, td.Deliveries(t, sub.ID)[0].State, "it waits for re-activation")
+	require.Equal(t, webhook.DeliveryPending, td.Deliveries(t, "org_1", sub.ID)[0].State, "it waits for re-activation")
 
 	// Re-activated, the waiting delivery goes out at its retry time.
 	rcv.ScriptStatuses(200)
-	require.NoError(t, td.SetSubscriptionState(context.Background(), sub.ID, webhook.StateActive))
+	require.NoError(t, td.SetSubscriptionState(context.Background(), "org_1", sub.ID, webhook.StateActive))
 	td.AdvanceUntilIdle(t)
 	require.Equal(t, 4, rcv.Len())
-	require.Equal(t, webhook.DeliveryDelivered, td.Deliveries(t, sub.ID)[0].State)
+	require.Equal(t, webhook.DeliveryDelivered, td.Deliveries(t, "org_1", sub.ID)[0].State)
 }
 
 func TestRetryAfterMovesTheSchedule(t *testing.T) {
@@ -160,13 +160,13 @@ func TestHangingEndpointTimesOutWhileAHealthyOneIsServed(t *testing.T) {
 
 	fast.WaitFor(t, 1, time.Second)
 	td.WaitIdle(t)
-	dl := td.Deliveries(t, slowSub.ID)[0]
+	dl := td.Deliveries(t, "org_1", slowSub.ID)[0]
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Contains(t, dl.LastError, "deadline exceeded")
 	require.Zero(t, slow.Requests()[0].Status)
 
 	td.AdvanceUntilIdle(t)
-	require.Equal(t, webhook.DeliveryDelivered, td.Deliveries(t, slowSub.ID)[0].State)
+	require.Equal(t, webhook.DeliveryDelivered, td.Deliveries(t, "org_1", slowSub.ID)[0].State)
 	require.Equal(t, 1, fast.Len())
 }
 
@@ -198,7 +198,7 @@ func TestManyEventsAndSubscriptions(t *testing.T) {
 	td.AdvanceUntilIdle(t)
 	require.Equal(t, 20, ok.Len())
 	require.Equal(t, 22, flaky.Len(), "two failures, then every delivery succeeds")
-	for _, dl := range td.Deliveries(t, "") {
+	for _, dl := range td.Deliveries(t, "org_1", "") {
 		require.Equal(t, webhook.DeliveryDelivered, dl.State)
 	}
 }
@@ -220,4 +220,64 @@ func TestSubscribeMakesAPlainReceiverUseTheFakeClock(t *testing.T) {
 	r := rcv.WaitFor(t, 1, 5*time.Second)[0]
 	require.True(t, r.Verified, "%v", r.VerifyErr)
 	require.Equal(t, start, r.Received)
+}
+
+func TestRedeliverNumbersOnAndMarksTheFirstAttemptManual(t *testing.T) {
+	t.Parallel()
+	td := webhooktest.NewDispatcher(t, &webhook.Config{Retry: &webhook.ExponentialRetry{RandomizationFactor: -1, MaxAttempts: 2}})
+	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500, 500, 500, 200))
+	sub := td.Subscribe(t, rcv, "org_1", "*")
+	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
+	td.AdvanceUntilIdle(t)
+	dl := td.Deliveries(t, "org_1", sub.ID)[0]
+	require.Equal(t, webhook.DeliveryDead, dl.State)
+	require.Equal(t, 2, dl.Attempts)
+
+	// Another organization's delivery is not found, exactly as a missing
+	// one.
+	require.ErrorIs(t, td.Redeliver(context.Background(), "org_2", dl.ID), webhook.ErrNotFound)
+	require.Empty(t, td.Deliveries(t, "org_2", ""))
+
+	// Redelivered by hand: the numbers go on, the first attempt is
+	// Manual, and the retry schedule starts again (MaxAttempts counts
+	// from the redelivery).
+	redeliveredAt := td.Clock.Now()
+	require.NoError(t, td.Redeliver(context.Background(), "org_1", dl.ID))
+	require.Equal(t, 5*time.Second, td.AdvanceUntilIdle(t), "one retry, 5s after the manual attempt")
+	require.Equal(t, 4, rcv.Len())
+	dl, attempts, err := td.GetDelivery(context.Background(), "org_1", dl.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.DeliveryDelivered, dl.State)
+	require.Equal(t, 4, dl.Attempts)
+	require.Equal(t, redeliveredAt, dl.RedeliveredAt)
+	require.Len(t, attempts, 4)
+	for i, a := range attempts {
+		require.Equal(t, i+1, a.Number)
+		require.Equal(t, i == 2, a.Manual, "attempt %d", a.Number)
+	}
+	require.Equal(t, redeliveredAt, attempts[2].At)
+	require.Equal(t, redeliveredAt.Add(5*time.Second), attempts[3].At)
+	require.Equal(t, webhook.DeliveryDelivered, attempts[3].Outcome)
+}
+
+func TestDeliveriesAreListedPerOrganization(t *testing.T) {
+	t.Parallel()
+	td := webhooktest.NewDispatcher(t, nil)
+	rcv := td.NewReceiver(t)
+	sub1 := td.Subscribe(t, rcv, "org_1", "*")
+	sub2 := td.Subscribe(t, rcv, "org_2", "*")
+	dispatch(t, td, webhook.Event{ID: "evt_1", Type: "a.b", OrganizationID: "org_1"})
+	dispatch(t, td, webhook.Event{ID: "evt_2", Type: "a.b", OrganizationID: "org_2"})
+	td.WaitIdle(t)
+	require.Equal(t, 2, rcv.Len())
+
+	for org, sub := range map[string]*webhook.Subscription{"org_1": sub1, "org_2": sub2} {
+		ds := td.Deliveries(t, org, "")
+		require.Len(t, ds, 1, org)
+		require.Equal(t, sub.ID, ds[0].SubscriptionID)
+		require.Equal(t, org, ds[0].OrganizationID)
+		require.Equal(t, "a.b", ds[0].EventType)
+		require.Equal(t, webhook.DeliveryDelivered, ds[0].State)
+	}
+	require.Empty(t, td.Deliveries(t, "org_1", sub2.ID), "another organization's subscription")
 }

@@ -40,8 +40,7 @@ type received struct {
 
 func run(out io.Writer) error {
 	ctx := context.Background()
-	store := memstore.New()
-	d, err := webhook.NewDispatcher(store, &webhook.Config{
+	d, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{
 		AllowPrivateNetworks: true, // the receiver runs on loopback
 		// The events carry fixed timestamps in the past: keep them, rather
 		// than prune them at once as older than the retention.
@@ -122,7 +121,7 @@ func run(out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  %-16s %s -> %d delivery (%s)\n", ev.Type, res.EventID, res.Enqueued, webhook.AgileCRMEventName(ev.Type))
 	}
-	if err := waitDelivered(ctx, store, len(events)); err != nil {
+	if err := waitDelivered(ctx, d, len(events)); err != nil {
 		return err
 	}
 	if err := d.Close(ctx); err != nil {
@@ -147,10 +146,10 @@ func run(out io.Writer) error {
 }
 
 // waitDelivered waits until n deliveries are delivered and none is pending.
-func waitDelivered(ctx context.Context, store webhook.Store, n int) error {
+func waitDelivered(ctx context.Context, d *webhook.Dispatcher, n int) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		all, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{Page: webhook.Page{Limit: webhook.MaxPageLimit}})
+		all, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: orgID, Page: webhook.Page{Limit: webhook.MaxPageLimit}})
 		if err != nil {
 			return err
 		}

@@ -55,8 +55,7 @@ type notification struct {
 
 func run(out io.Writer) error {
 	ctx := context.Background()
-	store := memstore.New()
-	d, err := webhook.NewDispatcher(store, &webhook.Config{
+	d, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{
 		AllowPrivateNetworks: true, // the receiver runs on loopback
 		// The events carry fixed timestamps in the past: keep them, rather
 		// than prune them at once as older than the retention.
@@ -137,7 +136,7 @@ func run(out io.Writer) error {
 		}
 		fmt.Fprintf(out, "  %-15s %s -> %d deliveries\n", ev.Type, res.EventID, res.Enqueued)
 	}
-	if err := waitFinished(ctx, store, 2*len(events)); err != nil {
+	if err := waitFinished(ctx, d, 2*len(events)); err != nil {
 		return err
 	}
 	if err := d.Close(ctx); err != nil {
@@ -159,7 +158,7 @@ func run(out io.Writer) error {
 
 	fmt.Fprintln(out, "\ndeliveries:")
 	for _, s := range subs {
-		ds, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{SubscriptionID: s.ID})
+		ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: orgID, SubscriptionID: s.ID})
 		if err != nil {
 			return err
 		}
@@ -171,11 +170,11 @@ func run(out io.Writer) error {
 	return nil
 }
 
-// waitFinished waits until the store holds n deliveries, none pending.
-func waitFinished(ctx context.Context, store webhook.Store, n int) error {
+// waitFinished waits until the organization has n deliveries, none pending.
+func waitFinished(ctx context.Context, d *webhook.Dispatcher, n int) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		all, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{Page: webhook.Page{Limit: webhook.MaxPageLimit}})
+		all, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: orgID, Page: webhook.Page{Limit: webhook.MaxPageLimit}})
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,9 @@ import (
 	"github.com/relayhook/webhook/memstore"
 )
 
+// orgID is the one organization (tenant) of the demo.
+const orgID = "org_acme"
+
 func main() {
 	if err := run(os.Stdout); err != nil {
 		log.Fatal(err)
@@ -45,8 +48,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func run(w io.Writer) error {
 	ctx := context.Background()
 	out := &lockedWriter{w: w}
-	store := memstore.New()
-	d, err := webhook.NewDispatcher(store, &webhook.Config{
+	d, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{
 		// The receiver runs on loopback, which is refused by default.
 		AllowPrivateNetworks: true,
 		// A quick schedule so the demo's retry shows within a second.
@@ -82,7 +84,7 @@ func run(w io.Writer) error {
 
 	subscribe := func(name, path, contentType string, events ...string) (*webhook.Subscription, error) {
 		s := &webhook.Subscription{
-			OrganizationID: "org_acme", Name: name, URL: srv.URL + path,
+			OrganizationID: orgID, Name: name, URL: srv.URL + path,
 			Events: events, ContentType: contentType,
 			CustomParameters: map[string]string{"source": "quickstart"},
 		}
@@ -116,8 +118,8 @@ func run(w io.Writer) error {
 	}
 	fmt.Fprintln(out, "\ndispatching:")
 	for _, ev := range []webhook.Event{
-		{Type: "contact.created", OrganizationID: "org_acme", Data: json.RawMessage(`{"id":1,"name":"Ada Lovelace"}`)},
-		{Type: "sale.changed", OrganizationID: "org_acme", Data: json.RawMessage(`{"id":9,"amount":1200}`)},
+		{Type: "contact.created", OrganizationID: orgID, Data: json.RawMessage(`{"id":1,"name":"Ada Lovelace"}`)},
+		{Type: "sale.changed", OrganizationID: orgID, Data: json.RawMessage(`{"id":9,"amount":1200}`)},
 	} {
 		res, err := d.Dispatch(ctx, ev)
 		if err != nil {
@@ -129,7 +131,7 @@ func run(w io.Writer) error {
 	// Wait until nothing is pending.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		pending, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{State: webhook.DeliveryPending})
+		pending, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: orgID, State: webhook.DeliveryPending})
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,7 @@ func run(w io.Writer) error {
 	}
 
 	fmt.Fprintln(out, "\nattempt log:")
-	all, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{})
+	all, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: orgID})
 	if err != nil {
 		return err
 	}
@@ -158,7 +160,7 @@ func run(w io.Writer) error {
 	failed := 0
 	for _, dl := range all {
 		fmt.Fprintf(out, "  %-9s %s %s\n", names[dl.SubscriptionID], dl.EventID, dl.State)
-		attempts, err := store.ListAttempts(ctx, dl.ID)
+		_, attempts, err := d.GetDelivery(ctx, orgID, dl.ID)
 		if err != nil {
 			return err
 		}

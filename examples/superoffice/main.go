@@ -98,8 +98,7 @@ func run(out io.Writer) error {
 		return webhook.Response{}, nil
 	})
 
-	store := memstore.New()
-	d, err := webhook.NewDispatcher(store, &webhook.Config{
+	d, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{
 		AllowPrivateNetworks: true, // the endpoints run on loopback
 		// The events carry fixed timestamps in the past: keep them, rather
 		// than prune them at once as older than the retention.
@@ -218,8 +217,8 @@ func run(out io.Writer) error {
 	// Wait for the other two deliveries, and for the ERP's third attempt
 	// to be recorded (the Notifier may be told first).
 	if err := waitUntil(func() bool {
-		ds, _, err := d.Store().ListDeliveries(ctx, webhook.DeliveryFilter{SubscriptionID: erp.ID})
-		return err == nil && len(ds) == 1 && ds[0].Attempts == 3 && ds[0].LeasedUntil.IsZero() &&
+		ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: tenant, SubscriptionID: erp.ID})
+		return err == nil && len(ds) == 1 && ds[0].Attempts == 3 &&
 			rec.count("partner") == 2 && rec.count("crmscript") == 1
 	}); err != nil {
 		return err
@@ -236,15 +235,15 @@ func run(out io.Writer) error {
 	// delivery that was waiting resumes, and Replay sends what it missed.
 	fmt.Fprintln(out, "\nthe ERP is fixed and its webhook re-activated:")
 	erpDown.Store(false)
-	if err := d.SetSubscriptionState(ctx, erp.ID, webhook.StateActive); err != nil {
+	if err := d.SetSubscriptionState(ctx, tenant, erp.ID, webhook.StateActive); err != nil {
 		return err
 	}
-	replayed, err := d.Replay(ctx, erp.ID, time.Time{}, time.Time{})
+	replayed, err := d.Replay(ctx, tenant, erp.ID, time.Time{}, time.Time{})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "  replayed %d missed event(s)\n", replayed)
-	if err := waitAllDelivered(ctx, store, 7); err != nil {
+	if err := waitAllDelivered(ctx, d, 7); err != nil {
 		return err
 	}
 	if err := printState(ctx, out, d, erp.ID); err != nil {
@@ -252,7 +251,7 @@ func run(out io.Writer) error {
 	}
 
 	// A stopped webhook receives nothing.
-	if err := d.SetSubscriptionState(ctx, partner.ID, webhook.StateStopped); err != nil {
+	if err := d.SetSubscriptionState(ctx, tenant, partner.ID, webhook.StateStopped); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\n%q stopped:\n", partner.Name)
@@ -273,11 +272,11 @@ func run(out io.Writer) error {
 }
 
 func printState(ctx context.Context, out io.Writer, d *webhook.Dispatcher, id string) error {
-	s, err := d.GetSubscription(ctx, id)
+	s, err := d.GetSubscription(ctx, tenant, id)
 	if err != nil {
 		return err
 	}
-	ds, _, err := d.Store().ListDeliveries(ctx, webhook.DeliveryFilter{SubscriptionID: id})
+	ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: tenant, SubscriptionID: id})
 	if err != nil {
 		return err
 	}
@@ -308,12 +307,12 @@ func waitUntil(cond func() bool) error {
 	return nil
 }
 
-// waitAllDelivered waits until the store holds n deliveries, all
+// waitAllDelivered waits until the tenant has n deliveries, all
 // delivered.
-func waitAllDelivered(ctx context.Context, store webhook.Store, n int) error {
+func waitAllDelivered(ctx context.Context, d *webhook.Dispatcher, n int) error {
 	var last string
 	err := waitUntil(func() bool {
-		all, _, err := store.ListDeliveries(ctx, webhook.DeliveryFilter{Page: webhook.Page{Limit: webhook.MaxPageLimit}})
+		all, _, err := d.ListDeliveries(ctx, webhook.DeliveryFilter{OrganizationID: tenant, Page: webhook.Page{Limit: webhook.MaxPageLimit}})
 		if err != nil {
 			return false
 		}

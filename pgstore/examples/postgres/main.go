@@ -42,6 +42,9 @@ import (
 // urlEnv names the environment variable with the server's URL.
 const urlEnv = "RELAYHOOK_PG_URL"
 
+// orgID is the host's one organization (tenant) in the demo.
+const orgID = "org_acme"
+
 func main() {
 	if err := start(); err != nil {
 		log.Fatal(err)
@@ -133,7 +136,7 @@ func run(ctx context.Context, out io.Writer, url, schema string) error {
 	if err != nil {
 		return err
 	}
-	sub := &webhook.Subscription{OrganizationID: "org_acme", Name: "crm sync", URL: srv.URL + "/contacts",
+	sub := &webhook.Subscription{OrganizationID: orgID, Name: "crm sync", URL: srv.URL + "/contacts",
 		Events: []string{"contact.*"}}
 	if err := d.CreateSubscription(ctx, sub); err != nil {
 		return err
@@ -169,7 +172,7 @@ func run(ctx context.Context, out io.Writer, url, schema string) error {
 		if err != nil {
 			return err
 		}
-		res, err := pgstore.DispatchTx(ctx, d, tx, webhook.Event{Type: "contact.created", OrganizationID: "org_acme", Data: data})
+		res, err := pgstore.DispatchTx(ctx, d, tx, webhook.Event{Type: "contact.created", OrganizationID: orgID, Data: data})
 		if err != nil {
 			return err
 		}
@@ -221,11 +224,13 @@ func run(ctx context.Context, out io.Writer, url, schema string) error {
 		return err
 	}
 	fmt.Fprintf(out, "  contacts: %s\n", strings.Join(names, ", "))
-	var events int
-	if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema, "events"}.Sanitize()).Scan(&events); err != nil {
+	// The webhook side is read through the Dispatcher, as a dashboard
+	// would, not from pgstore's tables.
+	events, _, err := d.ListEvents(ctx, webhook.EventFilter{OrganizationID: orgID})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  webhook events stored: %d\n", events)
+	fmt.Fprintf(out, "  webhook events stored: %d\n", len(events))
 	fmt.Fprintln(out, "\none contact committed, one webhook sent; the rolled-back contact left neither row nor webhook")
 	return nil
 }
