@@ -537,22 +537,32 @@ func (d *Dispatcher) finish(batch []Outcome, until time.Time) {
 	// Three quarters of what is left of the lease, leaving room for the
 	// last write to land.
 	budget := until.Sub(d.clock.Now()) * 3 / 4
+	err := d.writeOutcomes(batch, budget)
+	if err == nil {
+		return // the usual case: no backoff to set up
+	}
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 50 * time.Millisecond
 	b.MaxInterval = 2 * time.Second
 	b.MaxElapsedTime = max(budget, time.Millisecond)
-	tries := 0
-	err := backoff.Retry(func() error {
-		tries++
-		ctx, cancel := context.WithTimeout(d.finishCtx, max(min(10*time.Second, budget), time.Millisecond))
-		defer cancel()
-		err := d.store.Finish(ctx, d.clock.Now(), batch)
-		if err != nil && d.finishCtx.Err() == nil {
+	tries := 1
+	err = backoff.Retry(func() error {
+		if d.finishCtx.Err() == nil {
 			d.log.Warn("webhook: recording outcomes failed; retrying", "deliveries", len(batch), "try", tries, "err", err)
 		}
+		tries++
+		err = d.writeOutcomes(batch, budget)
 		return err
 	}, backoff.WithContext(b, d.finishCtx))
 	if err != nil {
 		d.log.Error("webhook: recording outcomes failed; the deliveries will be retried when their leases expire", "deliveries", len(batch), "err", err)
 	}
+}
+
+// writeOutcomes makes one Store.Finish of the batch, bounded by the
+// budget and by Close.
+func (d *Dispatcher) writeOutcomes(batch []Outcome, budget time.Duration) error {
+	ctx, cancel := context.WithTimeout(d.finishCtx, max(min(10*time.Second, budget), time.Millisecond))
+	defer cancel()
+	return d.store.Finish(ctx, d.clock.Now(), batch)
 }
