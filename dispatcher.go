@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,6 +152,14 @@ type Config struct {
 	// SecretGracePeriod is how long RotateSecret lets the old secret keep
 	// signing beside the new one. Defaults to DefaultSecretGracePeriod.
 	SecretGracePeriod time.Duration
+
+	// EventTypes is the catalog of the event types the host dispatches
+	// (see EventType): shown to customers, used by SendTest, and, when
+	// set, every pattern of a subscription's Events must match at least
+	// one of them, or the subscription is refused with a
+	// *ValidationError (ErrUnknownEventType). Dispatch is not checked
+	// against it. Defaults to none: any valid pattern is accepted.
+	EventTypes []EventType
 }
 
 // AttemptInfo describes one attempt to a Config.Observer.
@@ -222,6 +231,8 @@ type Dispatcher struct {
 	inflight   map[string]int // subscription ID -> attempts claimed
 	atCap      int            // subscriptions whose count is MaxPerSubscription
 
+	catalog []EventType // Config.EventTypes, sorted by name
+
 	ownClient *http.Client // the default client, whose idle connections Close closes
 	addrGuard *AddressGuard
 
@@ -271,6 +282,11 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	if err := c.Limits.check(); err != nil {
 		return nil, err
 	}
+	catalog, err := newCatalog(c.EventTypes, c.Limits.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	c.EventTypes = nil
 	c.AllowedNetworks = slices.Clone(c.AllowedNetworks)
 	for i, p := range c.AllowedNetworks {
 		if !p.IsValid() {
@@ -331,6 +347,7 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		inflight:  map[string]int{},
 		ownClient: ownClient,
 		addrGuard: guard,
+		catalog:   catalog,
 	}
 	d.senders[TypeWebhook] = &httpSender{
 		client: client, maxRead: c.MaxResponseBodyRead, maxKeep: c.MaxResponseBodyKept,
@@ -684,6 +701,9 @@ func (d *Dispatcher) validateSubscription(s *Subscription) error {
 	if err := s.validate(d.cfg.Limits); err != nil {
 		return err
 	}
+	if err := d.checkEvents(s); err != nil {
+		return err
+	}
 	if s.isHTTP() {
 		if err := d.checkTarget(s.URL); err != nil {
 			return err
@@ -881,25 +901,50 @@ func (d *Dispatcher) Redeliver(ctx context.Context, orgID, deliveryID string) er
 	return d.store.Redeliver(ctx, orgID, deliveryID, d.clock.Now())
 }
 
-// RedeliverDead redelivers the dead deliveries of the organization's
-// subscription created in [from, to) (a zero bound is open) and returns
-// how many.
-func (d *Dispatcher) RedeliverDead(ctx context.Context, orgID, subscriptionID string, from, to time.Time) (int, error) {
-	if err := checkRange(from, to); err != nil {
+// RedeliverFilter selects, for RedeliverAll, finished deliveries of one
+// subscription to put back in the queue. Every field set must hold.
+type RedeliverFilter struct {
+	// OrganizationID and SubscriptionID are required.
+	OrganizationID string
+	SubscriptionID string
+	// State is DeliveryDead (the default, also for "") or
+	// DeliveryDelivered.
+	State DeliveryState
+	// EventType, when set, keeps the deliveries of events of that type.
+	EventType string
+	// CreatedFrom and CreatedTo, when non-zero, keep deliveries created
+	// in [CreatedFrom, CreatedTo).
+	CreatedFrom time.Time
+	CreatedTo   time.Time
+	// DryRun counts the deliveries that would be redelivered and changes
+	// nothing: what a confirmation dialog shows.
+	DryRun bool
+}
+
+// RedeliverAll redelivers, as Redeliver does, the deliveries the filter
+// keeps, and returns how many (with DryRun, how many it would). An error
+// part-way returns how many were redelivered before it.
+func (d *Dispatcher) RedeliverAll(ctx context.Context, f RedeliverFilter) (int, error) {
+	if err := checkRange(f.CreatedFrom, f.CreatedTo); err != nil {
 		return 0, err
+	}
+	state := orDefault(f.State, DeliveryDead)
+	if state != DeliveryDead && state != DeliveryDelivered {
+		return 0, invalid(ErrInvalidArgument, "state", "must be dead or delivered")
 	}
 	if d.isClosed() {
 		return 0, ErrDispatcherClosed
 	}
-	if _, err := d.store.GetSubscription(ctx, orgID, subscriptionID); err != nil {
+	if _, err := d.store.GetSubscription(ctx, f.OrganizationID, f.SubscriptionID); err != nil {
 		return 0, err
 	}
 	// Collect first: redelivering while paging would move rows under the
 	// cursor's filter.
 	var todo []string
-	f := DeliveryFilter{OrganizationID: orgID, SubscriptionID: subscriptionID, State: DeliveryDead, CreatedFrom: from, CreatedTo: to, Page: Page{Limit: MaxPageLimit}}
+	lf := DeliveryFilter{OrganizationID: f.OrganizationID, SubscriptionID: f.SubscriptionID, State: state,
+		EventType: f.EventType, CreatedFrom: f.CreatedFrom, CreatedTo: f.CreatedTo, Page: Page{Limit: MaxPageLimit}}
 	for {
-		page, next, err := d.store.ListDeliveries(ctx, f)
+		page, next, err := d.store.ListDeliveries(ctx, lf)
 		if err != nil {
 			return 0, err
 		}
@@ -909,11 +954,14 @@ func (d *Dispatcher) RedeliverDead(ctx context.Context, orgID, subscriptionID st
 		if next == "" {
 			break
 		}
-		f.Page.Cursor = next
+		lf.Page.Cursor = next
+	}
+	if f.DryRun {
+		return len(todo), nil
 	}
 	now := d.clock.Now()
 	for i, id := range todo {
-		if err := d.store.Redeliver(ctx, orgID, id, now); err != nil {
+		if err := d.store.Redeliver(ctx, f.OrganizationID, id, now); err != nil {
 			return i, err
 		}
 	}
@@ -923,7 +971,7 @@ func (d *Dispatcher) RedeliverDead(ctx context.Context, orgID, subscriptionID st
 // Replay enqueues, for the organization's subscription, the stored events
 // of the organization whose Timestamp is in [from, to) (a zero bound is
 // open) and that match its Events, skipping those it already has a
-// delivery for. It returns how many deliveries it created. Use it after
+// delivery for and SendTest's test events. It returns how many deliveries it created. Use it after
 // re-activating a subscription to send what it missed while it was off.
 func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, from, to time.Time) (int, error) {
 	if err := checkRange(from, to); err != nil {
@@ -944,7 +992,7 @@ func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, f
 			return total, err
 		}
 		for _, ev := range events {
-			if !sub.Matches(ev.Type) {
+			if !sub.Matches(ev.Type) || strings.HasPrefix(ev.ID, TestEventIDPrefix) {
 				continue
 			}
 			now := d.clock.Now()

@@ -377,14 +377,25 @@ func TestRedeliverDeadInBulk(t *testing.T) {
 		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDead})
 		return len(ds) == 3
 	}, 5*time.Second, time.Millisecond)
-	n, err := b.d.RedeliverDead(context.Background(), s.OrganizationID, s.ID, t0.Add(-time.Hour), t0.Add(time.Hour))
+	dry := webhook.RedeliverFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, EventType: "x.y", DryRun: true}
+	n, err := b.d.RedeliverAll(context.Background(), dry)
+	require.NoError(t, err)
+	require.Equal(t, 3, n, "the dry run counts")
+	dry.EventType = "other"
+	n, err = b.d.RedeliverAll(context.Background(), dry)
+	require.NoError(t, err)
+	require.Zero(t, n, "the event type filters")
+	ds, _, err := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDead})
+	require.NoError(t, err)
+	require.Len(t, ds, 3, "the dry run changed nothing")
+	n, err = b.d.RedeliverAll(context.Background(), webhook.RedeliverFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, CreatedFrom: t0.Add(-time.Hour), CreatedTo: t0.Add(time.Hour)})
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
 	require.Eventually(t, func() bool {
 		ds, _, _ := b.store.ListDeliveries(context.Background(), webhook.DeliveryFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, State: webhook.DeliveryDelivered})
 		return len(ds) == 3
 	}, 5*time.Second, time.Millisecond)
-	_, err = b.d.RedeliverDead(context.Background(), s.OrganizationID, s.ID, t0, t0)
+	_, err = b.d.RedeliverAll(context.Background(), webhook.RedeliverFilter{OrganizationID: s.OrganizationID, SubscriptionID: s.ID, CreatedFrom: t0, CreatedTo: t0})
 	require.ErrorIs(t, err, webhook.ErrInvalidArgument)
 }
 

@@ -62,7 +62,7 @@
 // [RetryPolicy]'s schedule (by default exponential with jitter, for 24
 // hours); Retry-After on 429 and 503 is honoured; 410 Gone stops the
 // subscription. A delivery that runs out of retries is dead: kept, and
-// redelivered by [Dispatcher.Redeliver] or [Dispatcher.RedeliverDead].
+// redelivered by [Dispatcher.Redeliver] or [Dispatcher.RedeliverAll].
 // After [Config.FailureThreshold] consecutive failures a subscription turns
 // to [StateTooManyErrors], receives nothing more until re-activated with
 // [Dispatcher.SetSubscriptionState], and the [Notifier] is told.

@@ -44,7 +44,7 @@ func TestAnotherOrganizationsRecordsAreNotFound(t *testing.T) {
 	_, _, err = b.d.GetEvent(ctx, other, res.EventID)
 	notFound["GetEvent"] = err
 	notFound["Stats"] = second(b.d.Stats(ctx, other, sub.ID, 0))
-	notFound["RedeliverDead"] = second(b.d.RedeliverDead(ctx, other, sub.ID, time.Time{}, time.Time{}))
+	notFound["RedeliverAll"] = second(b.d.RedeliverAll(ctx, webhook.RedeliverFilter{OrganizationID: other, SubscriptionID: sub.ID}))
 	notFound["Replay"] = second(b.d.Replay(ctx, other, sub.ID, time.Time{}, time.Time{}))
 	for name, err := range notFound {
 		require.ErrorIs(t, err, webhook.ErrNotFound, name)
@@ -108,7 +108,7 @@ func TestWritesAfterCloseAreRefused(t *testing.T) {
 		"SetSubscriptionState": d.SetSubscriptionState(ctx, "o", sub.ID, webhook.StateStopped),
 		"RotateSecret":         second(d.RotateSecret(ctx, "o", sub.ID, "")),
 		"Redeliver":            d.Redeliver(ctx, "o", "dlv_x"),
-		"RedeliverDead":        second(d.RedeliverDead(ctx, "o", sub.ID, time.Time{}, time.Time{})),
+		"RedeliverAll":         second(d.RedeliverAll(ctx, webhook.RedeliverFilter{OrganizationID: "o", SubscriptionID: sub.ID})),
 		"Replay":               second(d.Replay(ctx, "o", sub.ID, time.Time{}, time.Time{})),
 		"Dispatch":             second(d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o"})),
 	} {

@@ -99,6 +99,11 @@ var (
 	// registered.
 	ErrUnknownType = errors.New("webhook: unknown subscription type")
 
+	// ErrUnknownEventType is the cause (Err) of a *ValidationError when a
+	// catalog is set (Config.EventTypes) and a subscription's pattern
+	// matches no catalogued type, or SendTest names a type not in it.
+	ErrUnknownEventType = errors.New("webhook: unknown event type")
+
 	// ErrInvalidState is returned when an operation does not apply to the
 	// current state of a record, such as redelivering a pending delivery.
 	ErrInvalidState = errors.New("webhook: invalid state")
@@ -143,7 +148,8 @@ type ValidationError struct {
 	// it after the reason.
 	Hint string
 	// Err, when set, is the cause, a sentinel or error of its own that
-	// callers branch on: ErrUnknownFormat, ErrUnknownType, or an
+	// callers branch on: ErrUnknownFormat, ErrUnknownType,
+	// ErrUnknownEventType, or an
 	// *AddressError (wrapping ErrAddressNotAllowed) for a URL the address
 	// policy refuses. Reason already describes it.
 	Err error
