@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cenkalti/backoff/v4"
 )
 
 // claimer is the part of a started Dispatcher that claims due deliveries
@@ -61,7 +63,9 @@ func (c *claimer) wait() { c.wg.Wait() }
 func (c *claimer) run() {
 	defer c.wg.Done()
 	defer close(c.jobs)
-	var errDelay time.Duration
+	// After a failed Claim: 0.1 s, doubling up to 30 s, without jitter;
+	// reset by a Claim that succeeds.
+	var errBackoff *backoff.ExponentialBackOff
 	// notify is the Store's signal of new work. It is taken before a Claim
 	// that may come back empty (so that work enqueued after that Claim
 	// wakes the claimer), and only then: taking it costs the Store a lock,
@@ -102,14 +106,17 @@ func (c *claimer) run() {
 			if c.runCtx.Err() != nil {
 				return
 			}
-			errDelay = min(max(2*errDelay, 100*time.Millisecond), 30*time.Second)
+			if errBackoff == nil {
+				errBackoff = newClaimBackoff()
+			}
+			errDelay := errBackoff.NextBackOff()
 			c.log.Error("webhook: claiming deliveries failed; backing off", "err", err, "retry_in", errDelay)
 			if !c.sleep(errDelay, nil) {
 				return
 			}
 			continue
 		}
-		errDelay = 0
+		errBackoff = nil
 		if len(claimed) > 0 {
 			c.busy.Add(int64(len(claimed)))
 			for _, dl := range claimed {
@@ -150,6 +157,24 @@ func (c *claimer) run() {
 			return
 		}
 	}
+}
+
+// newClaimBackoff returns the schedule of the claim loop's retries after
+// a failed Claim: 0.1 s, doubling up to 30 s, no jitter, never giving up.
+// The loop sleeps on the dispatcher's clock, so only the delays are
+// taken from it.
+func newClaimBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     100 * time.Millisecond,
+		RandomizationFactor: 0,
+		Multiplier:          2,
+		MaxInterval:         30 * time.Second,
+		MaxElapsedTime:      0,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}
+	b.Reset()
+	return b
 }
 
 // sleep waits for wait on the clock, a close of notify, a freed worker, or
