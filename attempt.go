@@ -227,12 +227,12 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 			StatusCode: resp.StatusCode, Latency: latency, Err: err,
 			Outcome: o.State, NextAttemptAt: o.NextAttemptAt,
 		}
-		at.guard("observer", func() { at.cfg.Observer(info) })
+		at.recoverHook("observer", func() { at.cfg.Observer(info) })
 	}
 }
 
 func (at *attempter) nextRetry(f Failure) (delay time.Duration, retry bool) {
-	at.guard("retry policy", func() { delay, retry = at.cfg.Retry.NextRetry(f) })
+	at.recoverHook("retry policy", func() { delay, retry = at.cfg.Retry.NextRetry(f) })
 	return delay, retry
 }
 
@@ -252,11 +252,12 @@ func (at *attempter) notify(sub *Subscription, state State, reason string, now t
 		return
 	}
 	n := Notification{Subscription: sub, State: state, Email: sub.ErrorsEmail, Reason: reason, At: now}
-	at.guard("notifier", func() { at.cfg.Notifier.Notify(at.runCtx, n) })
+	at.recoverHook("notifier", func() { at.cfg.Notifier.Notify(at.runCtx, n) })
 }
 
-// guard runs a user callback, recovering and logging a panic.
-func (at *attempter) guard(what string, f func()) {
+// recoverHook runs a host callback (the Observer, the Notifier, the
+// retry policy), recovering and logging a panic.
+func (at *attempter) recoverHook(what string, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
 			at.log.Error("webhook: panic in "+what, "panic", fmt.Sprint(r))

@@ -66,11 +66,11 @@ func (c *claimer) run() {
 	// After a failed Claim: 0.1 s, doubling up to 30 s, without jitter;
 	// reset by a Claim that succeeds.
 	var errBackoff *backoff.ExponentialBackOff
-	// notify is the Store's signal of new work. It is taken before a Claim
+	// wake is the Store's signal of new work. It is taken before a Claim
 	// that may come back empty (so that work enqueued after that Claim
 	// wakes the claimer), and only then: taking it costs the Store a lock,
 	// and signalling costs every Enqueue.
-	var notify <-chan struct{}
+	var wake <-chan struct{}
 	for {
 		select {
 		case <-c.stop:
@@ -131,15 +131,15 @@ func (c *claimer) run() {
 			}
 			continue
 		}
-		if notify == nil {
-			if notify = c.store.Wake(); notify != nil {
+		if wake == nil {
+			if wake = c.store.Wake(); wake != nil {
 				continue // look once more, with the signal taken
 			}
 		}
 		// Idle: sleep until the next due time, new work, a free slot (for a
 		// subscription at its cap), or the poll interval.
 		wait := c.cfg.PollInterval
-		if notify != nil {
+		if wake != nil {
 			if due, ok, err := c.store.NextDue(c.runCtx); err == nil && ok {
 				wait = min(wait, due.Sub(now))
 			}
@@ -151,8 +151,8 @@ func (c *claimer) run() {
 				wait = 10 * time.Millisecond // a lease about to expire, or a race
 			}
 		}
-		ok := c.sleep(wait, notify)
-		notify = nil
+		ok := c.sleep(wait, wake)
+		wake = nil
 		if !ok {
 			return
 		}
@@ -177,14 +177,14 @@ func newClaimBackoff() *backoff.ExponentialBackOff {
 	return b
 }
 
-// sleep waits for wait on the clock, a close of notify, a freed worker, or
+// sleep waits for wait on the clock, a close of wake, a freed worker, or
 // stop; it returns false on stop.
-func (c *claimer) sleep(wait time.Duration, notify <-chan struct{}) bool {
+func (c *claimer) sleep(wait time.Duration, wake <-chan struct{}) bool {
 	t := c.clock.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C():
-	case <-notify:
+	case <-wake:
 	case <-c.freed:
 	case <-c.stop:
 		return false

@@ -112,7 +112,7 @@ type Config struct {
 	// 30s.
 	Lease time.Duration
 	// PollInterval is how often an idle dispatcher looks for work when
-	// its Store cannot signal new work (Store.Notify returns nil), and
+	// its Store cannot signal new work (Store.Wake returns nil), and
 	// the longest it sleeps otherwise. Defaults to DefaultPollInterval.
 	PollInterval time.Duration
 	// Retention is how long events are kept (with their finished

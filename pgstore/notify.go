@@ -136,21 +136,23 @@ func (s *Store) wakeOthers() {
 	case s.notifyReq <- struct{}{}:
 	default: // one is pending already
 	}
-	s.notifierOnce.Do(s.startNotifier)
+	s.wakerOnce.Do(s.startWaker)
 }
 
-func (s *Store) startNotifier() {
+func (s *Store) startWaker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		close(s.notifierDone)
+		close(s.wakerDone)
 		return
 	}
-	go s.notifier(s.ctx)
+	go s.waker(s.ctx)
 }
 
-func (s *Store) notifier(ctx context.Context) {
-	defer close(s.notifierDone)
+// waker sends the NOTIFYs wakeOthers asks for, at most one per
+// Options.NotifyInterval, until ctx ends; then it sends what is pending.
+func (s *Store) waker(ctx context.Context) {
+	defer close(s.wakerDone)
 	for {
 		pending := false
 		select {

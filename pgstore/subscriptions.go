@@ -218,7 +218,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error 
 		return notFound("subscription", id)
 	}
 	var n int
-	if err := s.guardedRow(ctx, planGuard, s.q.deleteSubscription, []any{id, orgID}, &n); err != nil {
+	if err := s.withSettingsRow(ctx, planSettings, s.q.deleteSubscription, []any{id, orgID}, &n); err != nil {
 		return dbError("delete subscription", err)
 	}
 	if n == 0 {
