@@ -78,7 +78,7 @@ func TestClaimErrorsBackOff(t *testing.T) {
 	// failure waits 0.1 s again.
 	store.failing.Store(false)
 	w = nextSleep(func() { clock.Advance(w) })
-	require.Equal(t, webhook.DefaultPollInterval, w)
+	require.Equal(t, defaultPollInterval, w)
 	store.failing.Store(true)
 	w = nextSleep(func() { clock.Advance(w) })
 	require.Equal(t, 100*ms, w)

@@ -10,48 +10,46 @@ import (
 	"time"
 )
 
-// Defaults of Config.
+// Defaults of Config, given in its fields' docs.
 const (
-	DefaultWorkers             = 64
-	DefaultMaxPerSubscription  = 16
-	DefaultTimeout             = 30 * time.Second
-	DefaultMaxResponseBodyRead = 64 << 10
-	DefaultMaxResponseBodyKept = 1 << 10
-	DefaultMaxDataBytes        = 256 << 10
-	DefaultPollInterval        = 5 * time.Second
-	DefaultRetention           = 7 * 24 * time.Hour
-	DefaultUserAgent           = "relayhook/1"
+	defaultWorkers             = 64
+	defaultMaxPerSubscription  = 16
+	defaultTimeout             = 30 * time.Second
+	defaultMaxResponseBodyRead = 64 << 10
+	defaultMaxResponseBodyKept = 1 << 10
+	defaultMaxDataBytes        = 256 << 10
+	defaultPollInterval        = 5 * time.Second
+	defaultRetention           = 7 * 24 * time.Hour
+	defaultUserAgent           = "relayhook/1"
 )
 
 // Config configures a Dispatcher. The zero value (or nil) gives the
 // defaults.
 type Config struct {
-	// Workers is how many attempts run at once. Defaults to
-	// DefaultWorkers.
+	// Workers is how many attempts run at once. Defaults to 64.
 	Workers int
 	// MaxPerSubscription is how many attempts to one subscription run at
-	// once, so a slow endpoint cannot take every worker. Defaults to
-	// DefaultMaxPerSubscription (capped at Workers).
+	// once, so a slow endpoint cannot take every worker. Defaults to 16
+	// (capped at Workers).
 	MaxPerSubscription int
 	// Timeout bounds each attempt, from dialling to the end of the
-	// response. Defaults to DefaultTimeout.
+	// response. Defaults to 30s.
 	Timeout time.Duration
 	// DialTimeout bounds resolving the endpoint's host and connecting to
-	// it. Defaults to DefaultDialTimeout; from Timeout up, Timeout alone
+	// it. Defaults to 10s; from Timeout up, Timeout alone
 	// bounds it.
 	DialTimeout time.Duration
-	// TLSHandshakeTimeout bounds the TLS handshake. Defaults to
-	// DefaultTLSHandshakeTimeout; from Timeout up, Timeout alone bounds
+	// TLSHandshakeTimeout bounds the TLS handshake. Defaults to 10s;
+	// from Timeout up, Timeout alone bounds
 	// it.
 	TLSHandshakeTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the response's headers
-	// once the request is written. Defaults to
-	// DefaultResponseHeaderTimeout; from Timeout up, Timeout alone bounds
+	// once the request is written. Defaults to 20s;
+	// from Timeout up, Timeout alone bounds
 	// it.
 	ResponseHeaderTimeout time.Duration
 	// MaxResponseHeaderBytes bounds the response's headers; an endpoint
-	// sending more fails the attempt. Defaults to
-	// DefaultMaxResponseHeaderBytes.
+	// sending more fails the attempt. Defaults to 64 KiB.
 	MaxResponseHeaderBytes int64
 	// Resolver looks up endpoints' host names for the dialer the
 	// dispatcher installs (in the default client, or in a host's
@@ -70,14 +68,14 @@ type Config struct {
 	HTTPClient *http.Client
 	// MaxResponseBodyRead is how many bytes of a response are read (so the
 	// connection can be reused); the rest is discarded with the
-	// connection. Defaults to DefaultMaxResponseBodyRead.
+	// connection. Defaults to 64 KiB.
 	MaxResponseBodyRead int64
 	// MaxResponseBodyKept is how many bytes of a response the attempt log
-	// keeps. Defaults to DefaultMaxResponseBodyKept.
+	// keeps. Defaults to 1 KiB (at most MaxResponseBodyRead).
 	MaxResponseBodyKept int
 	// MaxDataBytes is the largest Event.Data Dispatch accepts; a larger
-	// one gets a *ValidationError and nothing is stored. Defaults to
-	// DefaultMaxDataBytes.
+	// one gets a *ValidationError and nothing is stored. Defaults to 256
+	// KiB.
 	MaxDataBytes int
 	// Limits bounds the fields of subscriptions and events. Each zero
 	// field defaults to the constant of the same name; see Limits.
@@ -85,8 +83,8 @@ type Config struct {
 	// Retry decides the retry schedule. Defaults to DefaultRetryPolicy().
 	Retry RetryPolicy
 	// FailureThreshold is how many consecutive failed attempts turn a
-	// subscription to StateTooManyErrors. Defaults to
-	// DefaultFailureThreshold; negative disables it.
+	// subscription to StateTooManyErrors. Defaults to 50;
+	// negative disables it.
 	FailureThreshold int
 	// Notifier is told when a subscription is turned off. Optional.
 	Notifier Notifier
@@ -113,7 +111,7 @@ type Config struct {
 	Lease time.Duration
 	// PollInterval is how often an idle dispatcher looks for work when
 	// its Store cannot signal new work (Store.Wake returns nil), and
-	// the longest it sleeps otherwise. Defaults to DefaultPollInterval.
+	// the longest it sleeps otherwise. Defaults to 5s.
 	PollInterval time.Duration
 	// Retention is how long events are kept (with their finished
 	// deliveries and attempts) after their Timestamp; the dispatcher
@@ -121,10 +119,10 @@ type Config struct {
 	// also the window of idempotent dispatch and of Replay: an event
 	// dispatched again after it was pruned is a new event. Hosts that
 	// dispatch events with old Timestamps (a backfill) should raise it or
-	// set it negative. Defaults to DefaultRetention; negative keeps events
+	// set it negative. Defaults to 7 days (168h); negative keeps events
 	// forever.
 	Retention time.Duration
-	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
+	// UserAgent is sent with every request. Defaults to "relayhook/1".
 	UserAgent string
 
 	// AllowPrivateNetworks lets subscriptions reach loopback, private,
@@ -141,7 +139,7 @@ type Config struct {
 	// and refuses to send to one saved earlier. Defaults to false.
 	HTTPSOnly bool
 	// SecretGracePeriod is how long RotateSecret lets the old secret keep
-	// signing beside the new one. Defaults to DefaultSecretGracePeriod.
+	// signing beside the new one. Defaults to 24h.
 	SecretGracePeriod time.Duration
 
 	// EventTypes is the catalog of the event types the host dispatches
@@ -199,7 +197,7 @@ func (c *Config) validate() error {
 			return bad(fmt.Sprintf("AllowedNetworks[%d]", i), "is not a valid prefix")
 		}
 	}
-	timeout := orDefault(c.Timeout, DefaultTimeout)
+	timeout := orDefault(c.Timeout, defaultTimeout)
 	if orDefault(c.Lease, 2*timeout+30*time.Second) <= timeout {
 		return bad("Lease", "must be longer than Timeout")
 	}
@@ -223,23 +221,23 @@ func (c Config) withDefaults() Config {
 	for i, p := range c.AllowedNetworks {
 		c.AllowedNetworks[i] = p.Masked()
 	}
-	c.Workers = orDefault(c.Workers, DefaultWorkers)
-	c.MaxPerSubscription = min(orDefault(c.MaxPerSubscription, DefaultMaxPerSubscription), c.Workers)
-	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
-	c.MaxResponseBodyRead = orDefault(c.MaxResponseBodyRead, DefaultMaxResponseBodyRead)
-	c.MaxResponseBodyKept = min(orDefault(c.MaxResponseBodyKept, DefaultMaxResponseBodyKept), int(c.MaxResponseBodyRead))
-	c.MaxDataBytes = orDefault(c.MaxDataBytes, DefaultMaxDataBytes)
+	c.Workers = orDefault(c.Workers, defaultWorkers)
+	c.MaxPerSubscription = min(orDefault(c.MaxPerSubscription, defaultMaxPerSubscription), c.Workers)
+	c.Timeout = orDefault(c.Timeout, defaultTimeout)
+	c.MaxResponseBodyRead = orDefault(c.MaxResponseBodyRead, defaultMaxResponseBodyRead)
+	c.MaxResponseBodyKept = min(orDefault(c.MaxResponseBodyKept, defaultMaxResponseBodyKept), int(c.MaxResponseBodyRead))
+	c.MaxDataBytes = orDefault(c.MaxDataBytes, defaultMaxDataBytes)
 	c.Lease = orDefault(c.Lease, 2*c.Timeout+30*time.Second)
-	c.PollInterval = orDefault(c.PollInterval, DefaultPollInterval)
-	c.Retention = orDefault(c.Retention, DefaultRetention)
-	c.FailureThreshold = orDefault(c.FailureThreshold, DefaultFailureThreshold)
-	c.UserAgent = orDefault(c.UserAgent, DefaultUserAgent)
+	c.PollInterval = orDefault(c.PollInterval, defaultPollInterval)
+	c.Retention = orDefault(c.Retention, defaultRetention)
+	c.FailureThreshold = orDefault(c.FailureThreshold, defaultFailureThreshold)
+	c.UserAgent = orDefault(c.UserAgent, defaultUserAgent)
 	c.Limits = c.Limits.withDefaults()
-	c.SecretGracePeriod = orDefault(c.SecretGracePeriod, DefaultSecretGracePeriod)
-	c.DialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
-	c.TLSHandshakeTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
-	c.ResponseHeaderTimeout = orDefault(c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
-	c.MaxResponseHeaderBytes = orDefault(c.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
+	c.SecretGracePeriod = orDefault(c.SecretGracePeriod, defaultSecretGracePeriod)
+	c.DialTimeout = orDefault(c.DialTimeout, defaultDialTimeout)
+	c.TLSHandshakeTimeout = orDefault(c.TLSHandshakeTimeout, defaultTLSHandshakeTimeout)
+	c.ResponseHeaderTimeout = orDefault(c.ResponseHeaderTimeout, defaultResponseHeaderTimeout)
+	c.MaxResponseHeaderBytes = orDefault(c.MaxResponseHeaderBytes, defaultMaxResponseHeaderBytes)
 	if c.Retry == nil {
 		c.Retry = DefaultRetryPolicy()
 	}

@@ -10,18 +10,18 @@ import (
 	"time"
 )
 
-// Timeouts and limits of the default HTTP client; Config fields of the
-// same names change them.
+// Timeouts and limits of the default HTTP client, given in the docs of the
+// Config fields of the same names, which change them.
 const (
-	// DefaultDialTimeout bounds resolving the host and connecting.
-	DefaultDialTimeout = 10 * time.Second
-	// DefaultTLSHandshakeTimeout bounds the TLS handshake.
-	DefaultTLSHandshakeTimeout = 10 * time.Second
-	// DefaultResponseHeaderTimeout bounds the wait for the response's
+	// defaultDialTimeout bounds resolving the host and connecting.
+	defaultDialTimeout = 10 * time.Second
+	// defaultTLSHandshakeTimeout bounds the TLS handshake.
+	defaultTLSHandshakeTimeout = 10 * time.Second
+	// defaultResponseHeaderTimeout bounds the wait for the response's
 	// headers once the request is written.
-	DefaultResponseHeaderTimeout = 20 * time.Second
-	// DefaultMaxResponseHeaderBytes bounds the response's headers.
-	DefaultMaxResponseHeaderBytes = 64 << 10
+	defaultResponseHeaderTimeout = 20 * time.Second
+	// defaultMaxResponseHeaderBytes bounds the response's headers.
+	defaultMaxResponseHeaderBytes = 64 << 10
 )
 
 // transportConfig is what the dispatcher's transports are built from.
@@ -35,10 +35,10 @@ type transportConfig struct {
 
 func defaultTransportConfig() transportConfig {
 	return transportConfig{
-		dialTimeout:           DefaultDialTimeout,
-		tlsHandshakeTimeout:   DefaultTLSHandshakeTimeout,
-		responseHeaderTimeout: DefaultResponseHeaderTimeout,
-		maxResponseHeaderByte: DefaultMaxResponseHeaderBytes,
+		dialTimeout:           defaultDialTimeout,
+		tlsHandshakeTimeout:   defaultTLSHandshakeTimeout,
+		responseHeaderTimeout: defaultResponseHeaderTimeout,
+		maxResponseHeaderByte: defaultMaxResponseHeaderBytes,
 	}
 }
 
@@ -63,9 +63,9 @@ func newTransport(tc transportConfig, dial func(ctx context.Context, network, ad
 
 // NewHTTPClient returns an http.Client like the dispatcher's default one:
 // a transport of its own (no proxy from the environment, keep-alive
-// connections pooled per host, the default connect, TLS handshake and
-// response header timeouts, response headers capped at
-// DefaultMaxResponseHeaderBytes) that follows no redirect.
+// connections pooled per host, a 10s connect timeout, a 10s TLS handshake
+// timeout, a 20s wait for the response's headers, which are capped at 64
+// KiB) that follows no redirect.
 //
 // It has no address guard of its own: a Dispatcher given it as
 // Config.HTTPClient puts its guard on a copy of its transport, and other

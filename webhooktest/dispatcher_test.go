@@ -95,7 +95,7 @@ func TestAdvanceUntilIdleRunsTheScheduleOut(t *testing.T) {
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 
 	moved := td.AdvanceUntilIdle(t)
-	require.Equal(t, webhook.DefaultRetryMaxElapsedTime, moved, "the last retry is at 24h")
+	require.Equal(t, webhook.DefaultRetryPolicy().MaxElapsedTime, moved, "the last retry is at 24h")
 	dl := td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	require.Equal(t, rcv.Len(), dl.Attempts)
