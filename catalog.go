@@ -92,7 +92,7 @@ func (d *Dispatcher) checkEvents(s *Subscription) error {
 		return nil
 	}
 	for i, p := range s.Events {
-		if !slices.ContainsFunc(d.catalog, func(t EventType) bool { return MatchPattern(p, t.Name) }) {
+		if !slices.ContainsFunc(d.catalog, func(t EventType) bool { return matchPattern(p, t.Name) }) {
 			return &ValidationError{Kind: ErrInvalidSubscription, Field: fmt.Sprintf("events[%d]", i), Err: ErrUnknownEventType,
 				Reason: fmt.Sprintf("%q matches no event type", truncate(p, 64)),
 				Hint:   "event types are catalogued in Config.EventTypes"}

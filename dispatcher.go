@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,172 +15,6 @@ import (
 	"github.com/relayhook/webhook/internal/ids"
 	"github.com/relayhook/webhook/internal/jsonvalid"
 )
-
-// Defaults of Config.
-const (
-	DefaultWorkers             = 64
-	DefaultMaxPerSubscription  = 16
-	DefaultTimeout             = 30 * time.Second
-	DefaultMaxResponseBodyRead = 64 << 10
-	DefaultMaxResponseBodyKept = 1 << 10
-	DefaultMaxDataBytes        = 256 << 10
-	DefaultPollInterval        = 5 * time.Second
-	DefaultRetention           = 7 * 24 * time.Hour
-	DefaultUserAgent           = "relayhook/1"
-)
-
-// Config configures a Dispatcher. The zero value (or nil) gives the
-// defaults.
-type Config struct {
-	// Workers is how many attempts run at once. Defaults to
-	// DefaultWorkers.
-	Workers int
-	// MaxPerSubscription is how many attempts to one subscription run at
-	// once, so a slow endpoint cannot take every worker. Defaults to
-	// DefaultMaxPerSubscription (capped at Workers).
-	MaxPerSubscription int
-	// Timeout bounds each attempt, from dialling to the end of the
-	// response. Defaults to DefaultTimeout.
-	Timeout time.Duration
-	// DialTimeout bounds resolving the endpoint's host and connecting to
-	// it. Defaults to DefaultDialTimeout; from Timeout up, Timeout alone
-	// bounds it.
-	DialTimeout time.Duration
-	// TLSHandshakeTimeout bounds the TLS handshake. Defaults to
-	// DefaultTLSHandshakeTimeout; from Timeout up, Timeout alone bounds
-	// it.
-	TLSHandshakeTimeout time.Duration
-	// ResponseHeaderTimeout bounds the wait for the response's headers
-	// once the request is written. Defaults to
-	// DefaultResponseHeaderTimeout; from Timeout up, Timeout alone bounds
-	// it.
-	ResponseHeaderTimeout time.Duration
-	// MaxResponseHeaderBytes bounds the response's headers; an endpoint
-	// sending more fails the attempt. Defaults to
-	// DefaultMaxResponseHeaderBytes.
-	MaxResponseHeaderBytes int64
-	// Resolver looks up endpoints' host names for the dialer the
-	// dispatcher installs (in the default client, or in a host's
-	// *http.Transport without a dial function). Defaults to
-	// net.DefaultResolver.
-	Resolver *net.Resolver
-	// HTTPClient sends TypeWebhook attempts. Redirects are never followed
-	// whatever its CheckRedirect says. TLSHandshakeTimeout,
-	// ResponseHeaderTimeout and MaxResponseHeaderBytes apply to the
-	// default client only: a client of the host's keeps its own
-	// settings. The address guard is put on a copy of its transport when
-	// that is an *http.Transport (see AddressGuard and the README's
-	// Security section); with any other RoundTripper, host names are not
-	// checked at dial time and that is the host's responsibility.
-	// Defaults to a client like NewHTTPClient(), with the guard.
-	HTTPClient *http.Client
-	// MaxResponseBodyRead is how many bytes of a response are read (so the
-	// connection can be reused); the rest is discarded with the
-	// connection. Defaults to DefaultMaxResponseBodyRead.
-	MaxResponseBodyRead int64
-	// MaxResponseBodyKept is how many bytes of a response the attempt log
-	// keeps. Defaults to DefaultMaxResponseBodyKept.
-	MaxResponseBodyKept int
-	// MaxDataBytes is the largest Event.Data Dispatch accepts; a larger
-	// one gets a *ValidationError and nothing is stored. Defaults to
-	// DefaultMaxDataBytes.
-	MaxDataBytes int
-	// Limits bounds the fields of subscriptions and events. Each zero
-	// field defaults to the constant of the same name; see Limits.
-	Limits Limits
-	// Retry decides the retry schedule. Defaults to DefaultRetryPolicy().
-	Retry RetryPolicy
-	// FailureThreshold is how many consecutive failed attempts turn a
-	// subscription to StateTooManyErrors. Defaults to
-	// DefaultFailureThreshold; negative disables it.
-	FailureThreshold int
-	// Notifier is told when a subscription is turned off. Optional.
-	Notifier Notifier
-	// Observer, when set, is called after every attempt, from the worker
-	// that made it, with what a host needs for metrics. It is called last:
-	// after the outcome is handed to the store writer, the subscription's
-	// health recorded and the Notifier told. It must be quick and safe for
-	// concurrent use; a panic in it is recovered and logged.
-	Observer func(AttemptInfo)
-	// Formats registers body formats by name, beside the built-in
-	// FormatEnvelope, FormatAgileCRM and FormatGeneric (which it may
-	// replace).
-	Formats map[string]Format
-	// Senders registers senders by subscription type, beside TypeWebhook
-	// (which it may replace).
-	Senders map[string]Sender
-	// Clock tells the time. Defaults to SystemClock.
-	Clock Clock
-	// Logger receives the dispatcher's logs. Defaults to slog.Default().
-	Logger *slog.Logger
-	// Lease is how long a claimed delivery is held before another worker
-	// may take it over. It must exceed Timeout. Defaults to 2*Timeout +
-	// 30s.
-	Lease time.Duration
-	// PollInterval is how often an idle dispatcher looks for work when
-	// its Store cannot signal new work (Store.Notify returns nil), and
-	// the longest it sleeps otherwise. Defaults to DefaultPollInterval.
-	PollInterval time.Duration
-	// Retention is how long events are kept (with their finished
-	// deliveries and attempts) after their Timestamp; the dispatcher
-	// prunes older ones hourly, never one with a pending delivery. It is
-	// also the window of idempotent dispatch and of Replay: an event
-	// dispatched again after it was pruned is a new event. Hosts that
-	// dispatch events with old Timestamps (a backfill) should raise it or
-	// set it negative. Defaults to DefaultRetention; negative keeps events
-	// forever.
-	Retention time.Duration
-	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
-	UserAgent string
-
-	// AllowPrivateNetworks lets subscriptions reach loopback, private,
-	// link-local and other non-public addresses (for on-premise hosts and
-	// tests). Defaults to false: such targets are refused when a
-	// subscription is saved and again at dial time, on the resolved IP.
-	// See AddressGuard for the ranges refused.
-	AllowPrivateNetworks bool
-	// AllowedNetworks are address ranges allowed even though they are not
-	// public, e.g. an on-premise CRM's subnet; they are allowed whatever
-	// their class. Defaults to none.
-	AllowedNetworks []netip.Prefix
-	// HTTPSOnly refuses http:// subscription URLs when they are saved,
-	// and refuses to send to one saved earlier. Defaults to false.
-	HTTPSOnly bool
-	// SecretGracePeriod is how long RotateSecret lets the old secret keep
-	// signing beside the new one. Defaults to DefaultSecretGracePeriod.
-	SecretGracePeriod time.Duration
-
-	// EventTypes is the catalog of the event types the host dispatches
-	// (see EventType): shown to customers, used by SendTest, and, when
-	// set, every pattern of a subscription's Events must match at least
-	// one of them, or the subscription is refused with a
-	// *ValidationError (ErrUnknownEventType). Dispatch is not checked
-	// against it. Defaults to none: any valid pattern is accepted.
-	EventTypes []EventType
-}
-
-// AttemptInfo describes one attempt to a Config.Observer.
-type AttemptInfo struct {
-	// EventID, EventType, OrganizationID, SubscriptionID and DeliveryID
-	// say what was attempted.
-	EventID        string
-	EventType      string
-	OrganizationID string
-	SubscriptionID string
-	DeliveryID     string
-	// Attempt is the attempt's number, 1 for the first.
-	Attempt int
-	// StatusCode is the HTTP status, 0 if none.
-	StatusCode int
-	// Latency is how long the attempt took (real time).
-	Latency time.Duration
-	// Err is why the attempt failed, nil on success.
-	Err error
-	// Outcome is where the delivery stands after it.
-	Outcome DeliveryState
-	// NextAttemptAt is when it will be retried, if Outcome is pending.
-	NextAttemptAt time.Time
-}
 
 // DispatchResult tells what Dispatch did.
 type DispatchResult struct {
@@ -199,6 +30,11 @@ type DispatchResult struct {
 // Dispatcher is the host's entry point: it stores subscriptions, fans
 // events out to them, and (once started) delivers, retries and logs. All
 // its methods are safe for concurrent use.
+//
+// It is a front over the parts Start starts, each with its own file: the
+// claimer (claim loop, per-subscription cap, wake-ups), the attempter
+// (workers that encode, sign, send and classify), the finisher (batched
+// Store.Finish writes) and the pruner.
 type Dispatcher struct {
 	store   Store
 	cfg     Config // with defaults filled in
@@ -213,23 +49,19 @@ type Dispatcher struct {
 	done    chan struct{} // closed when Close finished
 
 	closing atomic.Bool
-	stop    chan struct{}      // closed to stop claiming
+	stop    chan struct{}      // closed to stop claiming and pruning
 	runCtx  context.Context    // parent of attempts; cancelled when Close's ctx ends
 	cancel  context.CancelFunc // cancels runCtx
 	// finishCtx bounds the finisher's writes: cancelled shortly after
 	// Close's ctx ends, so that a hung Store cannot hold Close.
 	finishCtx    context.Context
 	cancelFinish context.CancelFunc
-	wg           sync.WaitGroup // claimer, workers, pruner
-	finishWG     sync.WaitGroup // finisher
-	jobs         chan *Delivery
-	outcomes     chan leasedOutcome
-	freed        chan struct{} // a worker became free
-	busy         atomic.Int64  // deliveries claimed and not yet done
 
-	inflightMu sync.Mutex
-	inflight   map[string]int // subscription ID -> attempts claimed
-	atCap      int            // subscriptions whose count is MaxPerSubscription
+	// The parts, made by Start.
+	claimer   *claimer
+	attempter *attempter
+	finisher  *finisher
+	pruner    *pruner // nil without a Retention
 
 	catalog []EventType // Config.EventTypes, sorted by name
 
@@ -250,36 +82,7 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	bad := func(field, reason string) error { return invalid(ErrInvalidConfig, field, "%s", reason) }
-	switch {
-	case c.Workers < 0:
-		return nil, bad("Workers", "is negative")
-	case c.MaxPerSubscription < 0:
-		return nil, bad("MaxPerSubscription", "is negative")
-	case c.Timeout < 0:
-		return nil, bad("Timeout", "is negative")
-	case c.MaxResponseBodyRead < 0:
-		return nil, bad("MaxResponseBodyRead", "is negative")
-	case c.MaxResponseBodyKept < 0:
-		return nil, bad("MaxResponseBodyKept", "is negative")
-	case c.MaxDataBytes < 0:
-		return nil, bad("MaxDataBytes", "is negative")
-	case c.Lease < 0:
-		return nil, bad("Lease", "is negative")
-	case c.PollInterval < 0:
-		return nil, bad("PollInterval", "is negative")
-	case c.DialTimeout < 0:
-		return nil, bad("DialTimeout", "is negative")
-	case c.TLSHandshakeTimeout < 0:
-		return nil, bad("TLSHandshakeTimeout", "is negative")
-	case c.ResponseHeaderTimeout < 0:
-		return nil, bad("ResponseHeaderTimeout", "is negative")
-	case c.MaxResponseHeaderBytes < 0:
-		return nil, bad("MaxResponseHeaderBytes", "is negative")
-	case c.SecretGracePeriod < 0:
-		return nil, bad("SecretGracePeriod", "is negative")
-	}
-	if err := c.Limits.check(); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	catalog, err := newCatalog(c.EventTypes, c.Limits.withDefaults())
@@ -287,50 +90,9 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	c.EventTypes = nil
-	c.AllowedNetworks = slices.Clone(c.AllowedNetworks)
-	for i, p := range c.AllowedNetworks {
-		if !p.IsValid() {
-			return nil, bad(fmt.Sprintf("AllowedNetworks[%d]", i), "is not a valid prefix")
-		}
-		c.AllowedNetworks[i] = p.Masked()
-	}
-	c.Workers = orDefault(c.Workers, DefaultWorkers)
-	c.MaxPerSubscription = min(orDefault(c.MaxPerSubscription, DefaultMaxPerSubscription), c.Workers)
-	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
-	c.MaxResponseBodyRead = orDefault(c.MaxResponseBodyRead, DefaultMaxResponseBodyRead)
-	c.MaxResponseBodyKept = min(orDefault(c.MaxResponseBodyKept, DefaultMaxResponseBodyKept), int(c.MaxResponseBodyRead))
-	c.MaxDataBytes = orDefault(c.MaxDataBytes, DefaultMaxDataBytes)
-	c.Lease = orDefault(c.Lease, 2*c.Timeout+30*time.Second)
-	if c.Lease <= c.Timeout {
-		return nil, bad("Lease", "must be longer than Timeout")
-	}
-	c.PollInterval = orDefault(c.PollInterval, DefaultPollInterval)
-	c.Retention = orDefault(c.Retention, DefaultRetention)
-	c.FailureThreshold = orDefault(c.FailureThreshold, DefaultFailureThreshold)
-	c.UserAgent = orDefault(c.UserAgent, DefaultUserAgent)
-	c.Limits = c.Limits.withDefaults()
-	c.SecretGracePeriod = orDefault(c.SecretGracePeriod, DefaultSecretGracePeriod)
-	c.DialTimeout = orDefault(c.DialTimeout, DefaultDialTimeout)
-	c.TLSHandshakeTimeout = orDefault(c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
-	c.ResponseHeaderTimeout = orDefault(c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
-	c.MaxResponseHeaderBytes = orDefault(c.MaxResponseHeaderBytes, DefaultMaxResponseHeaderBytes)
-	if c.Retry == nil {
-		c.Retry = DefaultRetryPolicy()
-	}
-	if c.Clock == nil {
-		c.Clock = SystemClock{}
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c = c.withDefaults()
 	guard := &AddressGuard{AllowPrivateNetworks: c.AllowPrivateNetworks, AllowedNetworks: c.AllowedNetworks}
-	client, owned := guardedClient(c.HTTPClient, guard, transportConfig{
-		dialTimeout:           belowTimeout(c.DialTimeout, c.Timeout),
-		tlsHandshakeTimeout:   belowTimeout(c.TLSHandshakeTimeout, c.Timeout),
-		responseHeaderTimeout: belowTimeout(c.ResponseHeaderTimeout, c.Timeout),
-		maxResponseHeaderByte: c.MaxResponseHeaderBytes,
-		resolver:              c.Resolver,
-	})
+	client, owned := guardedClient(c.HTTPClient, guard, c.transport())
 	var ownClient *http.Client
 	if owned {
 		ownClient = client
@@ -344,7 +106,6 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		senders:   map[string]Sender{},
 		done:      make(chan struct{}),
 		stop:      make(chan struct{}),
-		inflight:  map[string]int{},
 		ownClient: ownClient,
 		addrGuard: guard,
 		catalog:   catalog,
@@ -354,29 +115,14 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		guard: guard, httpsOnly: c.HTTPSOnly,
 	}
 	for name, f := range c.Formats {
-		if name == "" || f == nil {
-			return nil, bad("Formats", "has an empty name or a nil Format")
-		}
 		d.formats[name] = f
 	}
 	for name, s := range c.Senders {
-		if name == "" || s == nil {
-			return nil, bad("Senders", "has an empty name or a nil Sender")
-		}
 		d.senders[name] = s
 	}
 	d.runCtx, d.cancel = context.WithCancel(context.Background())
 	d.finishCtx, d.cancelFinish = context.WithCancel(context.Background())
 	return d, nil
-}
-
-// belowTimeout returns a phase's timeout, or 0 (none of its own) when the
-// attempt's timeout ends it first anyway.
-func belowTimeout(phase, attempt time.Duration) time.Duration {
-	if phase >= attempt {
-		return 0
-	}
-	return phase
 }
 
 // Store returns the dispatcher's Store: for the engine's own wiring (such
@@ -402,19 +148,24 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		return ErrAlreadyStarted
 	}
 	d.started = true
-	d.jobs = make(chan *Delivery, d.cfg.Workers)
-	d.outcomes = make(chan leasedOutcome, d.cfg.Workers*2)
-	d.freed = make(chan struct{}, 1)
-	d.wg.Add(1 + d.cfg.Workers)
-	go d.claimLoop()
-	for range d.cfg.Workers {
-		go d.worker()
+	outcomes := make(chan leasedOutcome, d.cfg.Workers*2)
+	d.claimer = newClaimer(d.runCtx, d.store, &d.cfg, d.stop, outcomes)
+	d.attempter = &attempter{
+		store: d.store, cfg: &d.cfg, clock: d.clock, log: d.log,
+		formats: d.formats, senders: d.senders,
+		runCtx: d.runCtx, closing: &d.closing,
+		claimer: d.claimer, outcomes: outcomes,
 	}
-	d.finishWG.Add(1)
-	go d.finisher()
+	d.finisher = &finisher{
+		store: d.store, clock: d.clock, log: d.log,
+		finishCtx: d.finishCtx, outcomes: outcomes, claimer: d.claimer,
+	}
+	d.claimer.start()
+	d.attempter.start()
+	d.finisher.start()
 	if d.cfg.Retention > 0 {
-		d.wg.Add(1)
-		go d.pruner()
+		d.pruner = &pruner{store: d.store, cfg: &d.cfg, clock: d.clock, log: d.log, runCtx: d.runCtx, stop: d.stop}
+		d.pruner.start()
 	}
 	return nil
 }
@@ -468,9 +219,14 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 		}
 		graceMu.Unlock()
 	}()
-	d.wg.Wait()
-	close(d.outcomes)
-	d.finishWG.Wait()
+	// The claimer closes jobs as it stops; the workers then drain them.
+	// Once neither can queue an outcome, the finisher writes the rest.
+	d.claimer.wait()
+	d.attempter.wait()
+	if d.pruner != nil {
+		d.pruner.wait()
+	}
+	d.finisher.stop()
 	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -1009,32 +765,5 @@ func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, f
 			return total, nil
 		}
 		f.Page.Cursor = next
-	}
-}
-
-// pruner deletes events older than the retention, hourly.
-func (d *Dispatcher) pruner() {
-	defer d.wg.Done()
-	for {
-		cutoff := d.clock.Now().Add(-d.cfg.Retention)
-		for {
-			n, err := d.store.Prune(d.runCtx, cutoff, 1000)
-			if err != nil {
-				if d.runCtx.Err() == nil {
-					d.log.Warn("webhook: pruning old events", "err", err)
-				}
-				break
-			}
-			if n < 1000 {
-				break
-			}
-		}
-		t := d.clock.NewTimer(time.Hour)
-		select {
-		case <-d.stop:
-			t.Stop()
-			return
-		case <-t.C():
-		}
 	}
 }

@@ -270,7 +270,7 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	dl := b.waitAttempts(s, 1)
 	require.Equal(t, webhook.DeliveryPending, dl.State)
 	require.Equal(t, 500, dl.LastStatusCode)
-	require.Equal(t, t0.Add(webhook.DefaultRetryInitialInterval), dl.NextAttemptAt, "first retry after the initial interval")
+	require.Equal(t, t0.Add(defaultRetryInitialInterval), dl.NextAttemptAt, "first retry after the initial interval")
 	b.advanceTo(dl.NextAttemptAt)
 
 	dl = b.waitAttempts(s, 2)
@@ -709,7 +709,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad type", webhook.Event{Type: "contact created", OrganizationID: "org1"}, "type"},
 		{"no org", webhook.Event{Type: "a.b"}, "organizationId"},
 		{"bad json", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}, "data"},
-		{"too big", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`"` + string(make([]byte, webhook.DefaultMaxDataBytes)) + `"`)}, "data"},
+		{"too big", webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`"` + string(make([]byte, defaultMaxDataBytes)) + `"`)}, "data"},
 	}
 	for _, tc := range events {
 		_, err := b.d.Dispatch(ctx, tc.ev)

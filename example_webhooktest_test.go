@@ -21,7 +21,8 @@ func Example_webhooktest() {
 	ctx := context.Background()
 
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(503, 500, 200)) // fails twice
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(503, 500, 200)...) // fails twice
 	sub := td.Subscribe(t, rcv, "org_1", "sale.*")
 
 	if _, err := td.Dispatch(ctx, webhook.Event{

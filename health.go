@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// DefaultFailureThreshold is how many consecutive failed attempts turn a
-// subscription to StateTooManyErrors by default.
-const DefaultFailureThreshold = 50
+// defaultFailureThreshold is how many consecutive failed attempts turn a
+// subscription to StateTooManyErrors by default (Config.FailureThreshold).
+const defaultFailureThreshold = 50
 
 // Notification tells a Notifier that a subscription stopped receiving
 // events.

@@ -181,20 +181,20 @@ func TestEventLimitsAtTheBoundary(t *testing.T) {
 		return webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(n)}
 	}
 	for _, tc := range []eventLimit{
-		{"data, default", "data", webhook.DefaultMaxDataBytes, nil, data},
+		{"data, default", "data", defaultMaxDataBytes, nil, data},
 		{"data, lowered", "data", 100, func(c *webhook.Config) { c.MaxDataBytes = 100 }, data},
-		{"data, raised", "data", 2 * webhook.DefaultMaxDataBytes, func(c *webhook.Config) { c.MaxDataBytes = 2 * webhook.DefaultMaxDataBytes }, data},
-		{"type, default", "type", webhook.MaxEventTypeLength, nil, typ},
-		{"dotted type, default", "type", webhook.MaxEventTypeLength, nil, dottedType},
+		{"data, raised", "data", 2 * defaultMaxDataBytes, func(c *webhook.Config) { c.MaxDataBytes = 2 * defaultMaxDataBytes }, data},
+		{"type, default", "type", defLimits.MaxEventTypeLength, nil, typ},
+		{"dotted type, default", "type", defLimits.MaxEventTypeLength, nil, dottedType},
 		{"type, lowered", "type", 10, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 10 }, typ},
 		{"type, raised", "type", 300, func(c *webhook.Config) { c.Limits.MaxEventTypeLength = 300 }, typ},
-		{"organization, default", "organizationId", webhook.MaxNameLength, nil, org},
-		{"organization, lowered", "organizationId", webhook.MinNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = webhook.MinNameLength }, org},
-		{"ID, default", "id", webhook.MaxNameLength, nil, id},
+		{"organization, default", "organizationId", defLimits.MaxNameLength, nil, org},
+		{"organization, lowered", "organizationId", minNameLength, func(c *webhook.Config) { c.Limits.MaxNameLength = minNameLength }, org},
+		{"ID, default", "id", defLimits.MaxNameLength, nil, id},
 		{"ID, raised", "id", 1000, func(c *webhook.Config) { c.Limits.MaxNameLength = 1000 }, id},
-		{"data depth, default", "data", webhook.MaxDataDepth, nil, depth},
+		{"data depth, default", "data", defLimits.MaxDataDepth, nil, depth},
 		{"data depth, lowered", "data", 3, func(c *webhook.Config) { c.Limits.MaxDataDepth = 3 }, depth},
-		{"data depth, at the cap", "data", webhook.MaxDataDepthCap, func(c *webhook.Config) { c.Limits.MaxDataDepth = webhook.MaxDataDepthCap }, depth},
+		{"data depth, at the cap", "data", maxDataDepthCap, func(c *webhook.Config) { c.Limits.MaxDataDepth = maxDataDepthCap }, depth},
 	} {
 		d := newIdleDispatcher(t, tc.config)
 		ev := tc.event(tc.limit)
@@ -245,8 +245,8 @@ func TestLimitsConfigValidation(t *testing.T) {
 		"MaxResponseHeaderBytes": {MaxResponseHeaderBytes: -1},
 		"SecretGracePeriod":      {SecretGracePeriod: -1},
 		"AllowedNetworks[1]":     {AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}},
-		"Limits.MaxNameLength":   {Limits: webhook.Limits{MaxNameLength: webhook.MinNameLength - 1}},
-		"Limits.MaxDataDepth":    {Limits: webhook.Limits{MaxDataDepth: webhook.MaxDataDepthCap + 1}},
+		"Limits.MaxNameLength":   {Limits: webhook.Limits{MaxNameLength: minNameLength - 1}},
+		"Limits.MaxDataDepth":    {Limits: webhook.Limits{MaxDataDepth: maxDataDepthCap + 1}},
 	} {
 		_, err := webhook.NewDispatcher(memstore.New(), cfg)
 		var ve *webhook.ValidationError
@@ -254,12 +254,11 @@ func TestLimitsConfigValidation(t *testing.T) {
 		require.Equal(t, field, ve.Field)
 		require.ErrorIs(t, err, webhook.ErrInvalidConfig)
 	}
+	// The defaults Limits' docs give.
 	require.Equal(t, webhook.Limits{
-		MaxURLLength: webhook.MaxURLLength, MaxEventPatterns: webhook.MaxEventPatterns,
-		MaxEventTypeLength: webhook.MaxEventTypeLength, MaxHeaders: webhook.MaxHeaders,
-		MaxCustomParameters: webhook.MaxCustomParameters, MaxProperties: webhook.MaxProperties,
-		MaxNameLength: webhook.MaxNameLength, MaxValueLength: webhook.MaxValueLength,
-		MaxPreviousSecrets: webhook.MaxPreviousSecrets, MaxDataDepth: webhook.MaxDataDepth,
+		MaxURLLength: 2048, MaxEventPatterns: 100, MaxEventTypeLength: 128, MaxHeaders: 32,
+		MaxCustomParameters: 64, MaxProperties: 64, MaxNameLength: 256, MaxValueLength: 4096,
+		MaxPreviousSecrets: 5, MaxDataDepth: 128,
 	}, webhook.DefaultLimits())
 }
 
@@ -408,7 +407,7 @@ func TestVerifyBodyLimitAtTheBoundary(t *testing.T) {
 		v.MaxBodyBytes = limit
 		eff := limit
 		if eff == 0 {
-			eff = webhook.DefaultMaxBodyBytes
+			eff = defaultMaxBodyBytes
 		}
 		for n, want := range map[int64]error{eff: nil, eff + 1: webhook.ErrBodyTooLarge} {
 			body := []byte(strings.Repeat("b", int(n)))
@@ -479,11 +478,11 @@ func TestEventDataDepthIsDeliverable(t *testing.T) {
 	b := setup(t, nil)
 	rcv := newReceiver(t)
 	s := b.subscribe("o", rcv.URL, "*")
-	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth)})
+	b.dispatch(webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(defLimits.MaxDataDepth)})
 	require.Equal(t, webhook.DeliveryDelivered, b.waitAttempts(s, 1).State)
 	var got any
 	require.NoError(t, json.Unmarshal(rcv.get(0).body, &got))
-	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepth + 1)})
+	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(defLimits.MaxDataDepth + 1)})
 	require.ErrorIs(t, err, webhook.ErrInvalidEvent)
 	var ve *webhook.ValidationError
 	require.ErrorAs(t, err, &ve)
@@ -491,8 +490,8 @@ func TestEventDataDepthIsDeliverable(t *testing.T) {
 
 	// The highest limit a host may set: every built-in format's body
 	// still decodes.
-	d := newIdleDispatcher(t, func(c *webhook.Config) { c.Limits.MaxDataDepth = webhook.MaxDataDepthCap })
-	res, err := d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(webhook.MaxDataDepthCap)})
+	d := newIdleDispatcher(t, func(c *webhook.Config) { c.Limits.MaxDataDepth = maxDataDepthCap })
+	res, err := d.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "o", Data: nestedData(maxDataDepthCap)})
 	require.NoError(t, err)
 	ev, err := d.Store().GetEvent(ctx, "o", res.EventID)
 	require.NoError(t, err)

@@ -130,7 +130,7 @@ func TestMisbehavingEndpoints(t *testing.T) {
 				t.Cleanup(srv.Close)
 				return srv.URL
 			},
-			state: webhook.DeliveryDelivered, status: 200, body: webhook.DefaultMaxResponseBodyKept, max: 4 * timeout, config: longTimeout,
+			state: webhook.DeliveryDelivered, status: 200, body: defaultMaxResponseBodyKept, max: 4 * timeout, config: longTimeout,
 		},
 		{
 			name: "sends an endless body after a 503",
@@ -139,7 +139,7 @@ func TestMisbehavingEndpoints(t *testing.T) {
 				t.Cleanup(srv.Close)
 				return srv.URL
 			},
-			state: webhook.DeliveryPending, status: 503, errHas: "endpoint answered 503", body: webhook.DefaultMaxResponseBodyKept, max: 4 * timeout, config: longTimeout,
+			state: webhook.DeliveryPending, status: 503, errHas: "endpoint answered 503", body: defaultMaxResponseBodyKept, max: 4 * timeout, config: longTimeout,
 		},
 		{
 			name: "resets the connection",
@@ -173,7 +173,7 @@ func TestMisbehavingEndpoints(t *testing.T) {
 			url: func(t *testing.T) string {
 				return newRawListener(t, "127.0.0.1:0", func(_ *rawListener, c net.Conn) {
 					readRequestHead(c)
-					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 2*webhook.DefaultMaxResponseHeaderBytes)+"\r\n\r\n")
+					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 2*defaultMaxResponseHeaderBytes)+"\r\n\r\n")
 				}).url()
 			},
 			state: webhook.DeliveryPending, errHas: "headers exceeded", body: 0, max: 4 * timeout, config: longTimeout,

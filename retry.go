@@ -39,15 +39,13 @@ type RetryPolicy interface {
 	NextRetry(f Failure) (delay time.Duration, retry bool)
 }
 
-// Defaults of the ExponentialRetry returned by DefaultRetryPolicy: about 13
-// retries over 24 hours, at 5s, 20s, 1m, 3m, 10m, 30m, 1.5h, 4.5h and then
-// every 4 hours (±25% jitter), the last at 24 hours after the first try.
+// Defaults of ExponentialRetry, given in its fields' docs.
 const (
-	DefaultRetryInitialInterval     = 5 * time.Second
-	DefaultRetryMultiplier          = 3.0
-	DefaultRetryMaxInterval         = 4 * time.Hour
-	DefaultRetryRandomizationFactor = 0.25
-	DefaultRetryMaxElapsedTime      = 24 * time.Hour
+	defaultRetryInitialInterval     = 5 * time.Second
+	defaultRetryMultiplier          = 3.0
+	defaultRetryMaxInterval         = 4 * time.Hour
+	defaultRetryRandomizationFactor = 0.25
+	defaultRetryMaxElapsedTime      = 24 * time.Hour
 )
 
 // ExponentialRetry is the default RetryPolicy, built on
@@ -64,19 +62,17 @@ const (
 // whole MaxElapsedTime.
 type ExponentialRetry struct {
 	// InitialInterval is the delay before the first retry. Defaults to
-	// DefaultRetryInitialInterval.
+	// 5s.
 	InitialInterval time.Duration
-	// Multiplier grows the delay at each retry. Defaults to
-	// DefaultRetryMultiplier.
+	// Multiplier grows the delay at each retry. Defaults to 3.
 	Multiplier float64
-	// MaxInterval caps one delay. Defaults to DefaultRetryMaxInterval.
+	// MaxInterval caps one delay. Defaults to 4h.
 	MaxInterval time.Duration
 	// RandomizationFactor spreads each delay by up to this fraction either
-	// way. Defaults to DefaultRetryRandomizationFactor; negative means
-	// none.
+	// way. Defaults to 0.25; negative means none.
 	RandomizationFactor float64
 	// MaxElapsedTime is how long after its creation a delivery is tried.
-	// Defaults to DefaultRetryMaxElapsedTime.
+	// Defaults to 24h.
 	MaxElapsedTime time.Duration
 	// MaxAttempts, when positive, caps the number of attempts. Defaults to
 	// 0: no cap but MaxElapsedTime.
@@ -86,8 +82,20 @@ type ExponentialRetry struct {
 	PermanentStatuses []int
 }
 
-// DefaultRetryPolicy returns an ExponentialRetry with the defaults.
-func DefaultRetryPolicy() *ExponentialRetry { return &ExponentialRetry{} }
+// DefaultRetryPolicy returns an ExponentialRetry with every field but
+// MaxAttempts and PermanentStatuses set to its default: about 13 retries
+// over 24 hours, at 5s, 20s, 1m, 3m, 10m, 30m, 1.5h, 4.5h and then every 4
+// hours (±25% jitter), the last at 24 hours after the first try. A zero
+// ExponentialRetry behaves the same.
+func DefaultRetryPolicy() *ExponentialRetry {
+	return &ExponentialRetry{
+		InitialInterval:     defaultRetryInitialInterval,
+		Multiplier:          defaultRetryMultiplier,
+		MaxInterval:         defaultRetryMaxInterval,
+		RandomizationFactor: defaultRetryRandomizationFactor,
+		MaxElapsedTime:      defaultRetryMaxElapsedTime,
+	}
+}
 
 // NextRetry implements RetryPolicy.
 func (p *ExponentialRetry) NextRetry(f Failure) (time.Duration, bool) {
@@ -98,13 +106,13 @@ func (p *ExponentialRetry) NextRetry(f Failure) (time.Duration, bool) {
 	if p.MaxAttempts > 0 && f.Attempt >= p.MaxAttempts {
 		return 0, false
 	}
-	maxInterval := orDefault(p.MaxInterval, DefaultRetryMaxInterval)
+	maxInterval := orDefault(p.MaxInterval, defaultRetryMaxInterval)
 	var delay time.Duration
 	if f.RetryAfter > 0 {
 		delay = min(max(f.RetryAfter, time.Second), maxInterval)
 	} else {
 		b := &backoff.ExponentialBackOff{
-			InitialInterval:     orDefault(p.InitialInterval, DefaultRetryInitialInterval),
+			InitialInterval:     orDefault(p.InitialInterval, defaultRetryInitialInterval),
 			RandomizationFactor: p.RandomizationFactor,
 			Multiplier:          p.Multiplier,
 			MaxInterval:         maxInterval,
@@ -112,11 +120,11 @@ func (p *ExponentialRetry) NextRetry(f Failure) (time.Duration, bool) {
 			Clock:               backoff.SystemClock,
 		}
 		if b.Multiplier <= 0 {
-			b.Multiplier = DefaultRetryMultiplier
+			b.Multiplier = defaultRetryMultiplier
 		}
 		switch {
 		case b.RandomizationFactor == 0:
-			b.RandomizationFactor = DefaultRetryRandomizationFactor
+			b.RandomizationFactor = defaultRetryRandomizationFactor
 		case b.RandomizationFactor < 0:
 			b.RandomizationFactor = 0
 		}
@@ -126,7 +134,7 @@ func (p *ExponentialRetry) NextRetry(f Failure) (time.Duration, bool) {
 		}
 		delay = b.NextBackOff()
 	}
-	deadline := f.CreatedAt.Add(orDefault(p.MaxElapsedTime, DefaultRetryMaxElapsedTime))
+	deadline := f.CreatedAt.Add(orDefault(p.MaxElapsedTime, defaultRetryMaxElapsedTime))
 	if !f.Now.Before(deadline) {
 		return 0, false
 	}

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// DefaultSecretGracePeriod is how long an old secret keeps signing after
-// RotateSecret, by default.
-const DefaultSecretGracePeriod = 24 * time.Hour
+// defaultSecretGracePeriod is how long an old secret keeps signing after
+// RotateSecret, by default (Config.SecretGracePeriod).
+const defaultSecretGracePeriod = 24 * time.Hour
 
 // RotateSecret replaces a subscription's secret and returns the
 // subscription as stored. The old secret moves to PreviousSecrets and

@@ -34,7 +34,7 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(rotated.Secret, webhook.SecretPrefix))
 	require.NotEqual(t, old, rotated.Secret)
-	require.Equal(t, []webhook.PreviousSecret{{Secret: old, ExpiresAt: t0.Add(webhook.DefaultSecretGracePeriod)}}, rotated.PreviousSecrets)
+	require.Equal(t, []webhook.PreviousSecret{{Secret: old, ExpiresAt: t0.Add(defaultSecretGracePeriod)}}, rotated.PreviousSecrets)
 	require.Equal(t, t0, rotated.UpdatedAt)
 	stored, err := b.d.GetSubscription(ctx, s.OrganizationID, s.ID)
 	require.NoError(t, err)
@@ -69,14 +69,14 @@ func TestRotateSecretGracePeriod(t *testing.T) {
 	}
 	// During the grace period both secrets sign: a receiver on either
 	// verifies, up to the last second before the old one expires.
-	for _, at := range []time.Time{t0, t0.Add(webhook.DefaultSecretGracePeriod - time.Second)} {
+	for _, at := range []time.Time{t0, t0.Add(defaultSecretGracePeriod - time.Second)} {
 		r := send(at)
 		require.Len(t, strings.Fields(r.header.Get(webhook.HeaderSignature)), 2)
 		require.True(t, verifies(t, r, at, old), "old secret at %v", at)
 		require.True(t, verifies(t, r, at, rotated.Secret), "new secret at %v", at)
 	}
 	// From its expiry, only the new one.
-	at := t0.Add(webhook.DefaultSecretGracePeriod)
+	at := t0.Add(defaultSecretGracePeriod)
 	r := send(at)
 	require.Len(t, strings.Fields(r.header.Get(webhook.HeaderSignature)), 1)
 	require.False(t, verifies(t, r, at, old))
@@ -100,7 +100,7 @@ func TestRotateSecretKeepsABoundedNumber(t *testing.T) {
 		grace time.Duration
 		cfg   func(c *webhook.Config)
 	}{
-		{webhook.MaxPreviousSecrets, webhook.DefaultSecretGracePeriod, nil},
+		{defLimits.MaxPreviousSecrets, defaultSecretGracePeriod, nil},
 		{2, time.Hour, func(c *webhook.Config) { c.Limits.MaxPreviousSecrets = 2; c.SecretGracePeriod = time.Hour }},
 	} {
 		d := newIdleDispatcher(t, tc.cfg)
@@ -168,7 +168,7 @@ func TestRotateSecretConcurrently(t *testing.T) {
 	d := newIdleDispatcher(t, nil)
 	s := &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/", Events: []string{"*"}}
 	require.NoError(t, d.CreateSubscription(ctx, s))
-	const n = webhook.MaxPreviousSecrets - 1
+	n := defLimits.MaxPreviousSecrets - 1
 	var wg sync.WaitGroup
 	results := make(chan string, n)
 	for range n {

@@ -109,7 +109,7 @@ func TestBadInputTable(t *testing.T) {
 	}
 	ts := func(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 	sig := func(t time.Time, b []byte) string { return signer.Sign("msg_1", t, b) }
-	big := bytes.Repeat([]byte("x"), webhook.DefaultMaxBodyBytes+1)
+	big := bytes.Repeat([]byte("x"), defaultMaxBodyBytes+1)
 
 	tests := []struct {
 		name  string
@@ -122,16 +122,16 @@ func TestBadInputTable(t *testing.T) {
 		{"event type with a space", dispatch(webhook.Event{Type: "contact created", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
 		{"event type a pattern", dispatch(webhook.Event{Type: "contact.*", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
 		{"event type trailing dot", dispatch(webhook.Event{Type: "contact.", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
-		{"event type too long", dispatch(webhook.Event{Type: strings.Repeat("a", webhook.MaxEventTypeLength+1), OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
+		{"event type too long", dispatch(webhook.Event{Type: strings.Repeat("a", defLimits.MaxEventTypeLength+1), OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
 		{"event type with NUL", dispatch(webhook.Event{Type: "a\x00b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "type"},
 		{"event without organization", dispatch(webhook.Event{Type: "a.b"}), webhook.ErrInvalidEvent, "organizationId"},
-		{"event organization too long", dispatch(webhook.Event{Type: "a.b", OrganizationID: strings.Repeat("o", webhook.MaxNameLength+1)}), webhook.ErrInvalidEvent, "organizationId"},
+		{"event organization too long", dispatch(webhook.Event{Type: "a.b", OrganizationID: strings.Repeat("o", defLimits.MaxNameLength+1)}), webhook.ErrInvalidEvent, "organizationId"},
 		{"event organization with newline", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1\n"}), webhook.ErrInvalidEvent, "organizationId"},
-		{"event ID too long", dispatch(webhook.Event{ID: strings.Repeat("e", webhook.MaxNameLength+1), Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "id"},
+		{"event ID too long", dispatch(webhook.Event{ID: strings.Repeat("e", defLimits.MaxNameLength+1), Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "id"},
 		{"event ID with control byte", dispatch(webhook.Event{ID: "evt\x1b[31m", Type: "a.b", OrganizationID: "org1"}), webhook.ErrInvalidEvent, "id"},
 		{"event data not JSON", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{`)}), webhook.ErrInvalidEvent, "data"},
 		{"event data two values", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: json.RawMessage(`{} {}`)}), webhook.ErrInvalidEvent, "data"},
-		{"event data over the limit", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: jsonString(webhook.DefaultMaxDataBytes + 1)}), webhook.ErrInvalidEvent, "data"},
+		{"event data over the limit", dispatch(webhook.Event{Type: "a.b", OrganizationID: "org1", Data: jsonString(defaultMaxDataBytes + 1)}), webhook.ErrInvalidEvent, "data"},
 
 		// CreateSubscription.
 		{"nil subscription", func() error { return d.CreateSubscription(ctx, nil) }, webhook.ErrInvalidSubscription, "Subscription"},
@@ -139,7 +139,7 @@ func TestBadInputTable(t *testing.T) {
 		{"ftp URL", withURL("ftp://hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
 		{"http under HTTPSOnly", withURL("http://hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
 		{"credentials in URL", withURL("https://user:pw@hooks.example.com/"), webhook.ErrInvalidSubscription, "url"},
-		{"URL too long", withURL("https://h.example/" + strings.Repeat("a", webhook.MaxURLLength)), webhook.ErrInvalidSubscription, "url"},
+		{"URL too long", withURL("https://h.example/" + strings.Repeat("a", defLimits.MaxURLLength)), webhook.ErrInvalidSubscription, "url"},
 		{"loopback", withURL("https://127.0.0.1/"), webhook.ErrInvalidSubscription, "url"},
 		{"private network", withURL("https://10.0.0.7/"), webhook.ErrInvalidSubscription, "url"},
 		{"metadata endpoint", withURL("https://169.254.169.254/latest/meta-data/"), webhook.ErrInvalidSubscription, "url"},
@@ -161,7 +161,7 @@ func TestBadInputTable(t *testing.T) {
 			s.Headers = map[string]string{"Authorization": "Bearer t"}
 		}), webhook.ErrInvalidSubscription, `headers["Authorization"]`},
 		{"short secret", sub(func(s *webhook.Subscription) { s.Secret = secretOfLen(webhook.MinSecretBytes-1, 1) }), webhook.ErrInvalidSubscription, "secret"},
-		{"too many event patterns", sub(func(s *webhook.Subscription) { s.Events = patterns(webhook.MaxEventPatterns + 1) }), webhook.ErrInvalidSubscription, "events"},
+		{"too many event patterns", sub(func(s *webhook.Subscription) { s.Events = patterns(defLimits.MaxEventPatterns + 1) }), webhook.ErrInvalidSubscription, "events"},
 		{"unknown format", sub(func(s *webhook.Subscription) { s.Format = "xml" }), webhook.ErrInvalidSubscription, "format"},
 		{"unknown type", sub(func(s *webhook.Subscription) { s.Type = "carrier-pigeon" }), webhook.ErrInvalidSubscription, "type"},
 		{"property replacing a standard key", sub(func(s *webhook.Subscription) { s.Properties = map[string]string{"Data": "x"} }), webhook.ErrInvalidSubscription, `properties["Data"]`},

@@ -23,13 +23,13 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// Verification defaults.
+// Verification defaults, given in Verifier's fields' docs.
 const (
-	// DefaultTolerance is how far a webhook-timestamp may be from the
+	// defaultTolerance is how far a webhook-timestamp may be from the
 	// receiver's clock, in either direction.
-	DefaultTolerance = 5 * time.Minute
-	// DefaultMaxBodyBytes is the largest body a Verifier accepts.
-	DefaultMaxBodyBytes = 1 << 20
+	defaultTolerance = 5 * time.Minute
+	// defaultMaxBodyBytes is the largest body a Verifier accepts.
+	defaultMaxBodyBytes = 1 << 20
 	// maxTimestampDigits is the most digits of a webhook-timestamp: any
 	// more and it does not fit an int64.
 	maxTimestampDigits = 19
@@ -154,12 +154,12 @@ type Verifier struct {
 	keys [][]byte
 
 	// Tolerance is how far webhook-timestamp may be from Now, in either
-	// direction. Defaults to DefaultTolerance.
+	// direction. Defaults to 5 minutes.
 	Tolerance time.Duration
 	// Now returns the current time. Defaults to time.Now.
 	Now func() time.Time
 	// MaxBodyBytes is the largest body Verify accepts and Middleware
-	// reads. Defaults to DefaultMaxBodyBytes.
+	// reads. Defaults to 1 MiB.
 	MaxBodyBytes int64
 }
 
@@ -211,7 +211,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 	}
 	tol := v.Tolerance
 	if tol <= 0 {
-		tol = DefaultTolerance
+		tol = defaultTolerance
 	}
 	nowUnix := now().Unix()
 	tolSec := int64(tol / time.Second)
@@ -270,7 +270,7 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 
 func (v *Verifier) maxBody() int64 {
 	if v.MaxBodyBytes <= 0 {
-		return DefaultMaxBodyBytes
+		return defaultMaxBodyBytes
 	}
 	return v.MaxBodyBytes
 }

@@ -248,7 +248,7 @@ func TestVerifierErrors(t *testing.T) {
 	body := []byte(`{"a":1}`)
 	sig := func(unix int64, b []byte) string { return specSign(t, secret, "msg_1", unix, b) }
 	ts := func(unix int64) string { return strconv.FormatInt(unix, 10) }
-	tol := int64(webhook.DefaultTolerance / time.Second)
+	tol := int64(defaultTolerance / time.Second)
 
 	tests := []struct {
 		name      string
@@ -470,7 +470,7 @@ func TestVerifierMiddleware(t *testing.T) {
 	})
 	t.Run("oversized body with the default limit", func(t *testing.T) {
 		t.Parallel()
-		res := serve(verifierAt(t, now, secret), newRequest(strings.Repeat("x", webhook.DefaultMaxBodyBytes+1), true))
+		res := serve(verifierAt(t, now, secret), newRequest(strings.Repeat("x", defaultMaxBodyBytes+1), true))
 		require.Equal(t, http.StatusRequestEntityTooLarge, res.code)
 		require.False(t, res.called)
 	})

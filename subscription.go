@@ -49,20 +49,12 @@ const (
 // Config.Senders.
 const TypeWebhook = "webhook"
 
-// Limits on subscription fields. A subscription past one of them is refused
-// with a *ValidationError naming the field.
+// Limits of the key of a subscription's secret: the bytes that
+// SecretPrefix and base64 encode. The limits of the other fields are
+// Limits.
 const (
-	MaxURLLength        = 2048 // bytes of URL
-	MaxEventPatterns    = 100  // entries in Events
-	MaxEventTypeLength  = 128  // bytes of an event type or pattern
-	MaxHeaders          = 32   // entries in Headers
-	MaxCustomParameters = 64   // entries in CustomParameters
-	MaxProperties       = 64   // entries in Properties
-	MaxNameLength       = 256  // bytes of Name, of a map key, of a header name
-	MaxValueLength      = 4096 // bytes of a header, parameter or property value
-	MinSecretBytes      = 24   // bytes of key in a secret
-	MaxSecretBytes      = 64   // bytes of key in a secret
-	MaxPreviousSecrets  = 5    // entries in PreviousSecrets
+	MinSecretBytes = 24 // bytes of key in a secret
+	MaxSecretBytes = 64 // bytes of key in a secret
 )
 
 // SecretPrefix starts every secret in the Standard Webhooks form.
@@ -261,16 +253,16 @@ func decodeSecret(secret string) ([]byte, error) {
 // with "p.". It does not look at the organization or the state.
 func (s *Subscription) Matches(eventType string) bool {
 	for _, p := range s.Events {
-		if MatchPattern(p, eventType) {
+		if matchPattern(p, eventType) {
 			return true
 		}
 	}
 	return false
 }
 
-// MatchPattern reports whether an event pattern matches an event type; see
+// matchPattern reports whether an event pattern matches an event type; see
 // Subscription.Events.
-func MatchPattern(pattern, eventType string) bool {
+func matchPattern(pattern, eventType string) bool {
 	if pattern == "*" || pattern == eventType {
 		return true
 	}
@@ -278,10 +270,10 @@ func MatchPattern(pattern, eventType string) bool {
 	return ok && strings.HasSuffix(prefix, ".") && strings.HasPrefix(eventType, prefix)
 }
 
-// ValidEventType reports whether t is a valid event type: 1 to
-// MaxEventTypeLength bytes, dot-separated segments of ASCII letters,
-// digits, '_' and '-'.
-func ValidEventType(t string) bool { return validEventType(t, MaxEventTypeLength) }
+// ValidEventType reports whether t is a valid event type under the
+// default Limits: 1 to 128 bytes (Limits.MaxEventTypeLength),
+// dot-separated segments of ASCII letters, digits, '_' and '-'.
+func ValidEventType(t string) bool { return validEventType(t, DefaultLimits().MaxEventTypeLength) }
 
 func validEventType(t string, maxLen int) bool {
 	if len(t) == 0 || len(t) > maxLen {

@@ -81,23 +81,23 @@ func TestSubscriptionValidateValid(t *testing.T) {
 		"other type":   func(s *webhook.Subscription) { s.Type = "email" },
 		"other format": func(s *webhook.Subscription) { s.Format = "agile" },
 		"max events": func(s *webhook.Subscription) {
-			s.Events = make([]string, webhook.MaxEventPatterns)
+			s.Events = make([]string, defLimits.MaxEventPatterns)
 			for i := range s.Events {
 				s.Events[i] = "e" + strconv.Itoa(i)
 			}
 		},
-		"max headers": func(s *webhook.Subscription) { s.BasicAuth = nil; s.Headers = manyStrings(webhook.MaxHeaders) },
-		"max params":  func(s *webhook.Subscription) { s.CustomParameters = manyStrings(webhook.MaxCustomParameters) },
-		"max props":   func(s *webhook.Subscription) { s.Properties = manyStrings(webhook.MaxProperties) },
+		"max headers": func(s *webhook.Subscription) { s.BasicAuth = nil; s.Headers = manyStrings(defLimits.MaxHeaders) },
+		"max params":  func(s *webhook.Subscription) { s.CustomParameters = manyStrings(defLimits.MaxCustomParameters) },
+		"max props":   func(s *webhook.Subscription) { s.Properties = manyStrings(defLimits.MaxProperties) },
 		"max url": func(s *webhook.Subscription) {
-			s.URL = "https://h.example/" + strings.Repeat("a", webhook.MaxURLLength-len("https://h.example/"))
+			s.URL = "https://h.example/" + strings.Repeat("a", defLimits.MaxURLLength-len("https://h.example/"))
 		},
 		"max value": func(s *webhook.Subscription) {
-			s.CustomParameters = map[string]string{"k": strings.Repeat("v", webhook.MaxValueLength)}
+			s.CustomParameters = map[string]string{"k": strings.Repeat("v", defLimits.MaxValueLength)}
 		},
-		"long pattern": func(s *webhook.Subscription) { s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength)} },
+		"long pattern": func(s *webhook.Subscription) { s.Events = []string{strings.Repeat("a", defLimits.MaxEventTypeLength)} },
 		"long prefix": func(s *webhook.Subscription) {
-			s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength-2) + ".*"}
+			s.Events = []string{strings.Repeat("a", defLimits.MaxEventTypeLength-2) + ".*"}
 		},
 		"host with underscore and dash": func(s *webhook.Subscription) {
 			s.URL = "https://_hooks.my-crm.example/in"
@@ -137,9 +137,9 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		field  string
 	}{
 		{"no organization", func(s *webhook.Subscription) { s.OrganizationID = "" }, "organizationId"},
-		{"long organization", func(s *webhook.Subscription) { s.OrganizationID = strings.Repeat("o", webhook.MaxNameLength+1) }, "organizationId"},
-		{"long ID", func(s *webhook.Subscription) { s.ID = strings.Repeat("i", webhook.MaxNameLength+1) }, "id"},
-		{"long name", func(s *webhook.Subscription) { s.Name = strings.Repeat("n", webhook.MaxNameLength+1) }, "name"},
+		{"long organization", func(s *webhook.Subscription) { s.OrganizationID = strings.Repeat("o", defLimits.MaxNameLength+1) }, "organizationId"},
+		{"long ID", func(s *webhook.Subscription) { s.ID = strings.Repeat("i", defLimits.MaxNameLength+1) }, "id"},
+		{"long name", func(s *webhook.Subscription) { s.Name = strings.Repeat("n", defLimits.MaxNameLength+1) }, "name"},
 
 		{"URL empty", func(s *webhook.Subscription) { s.URL = "" }, "url"},
 		{"URL ftp", func(s *webhook.Subscription) { s.URL = "ftp://files.example.com/in" }, "url"},
@@ -170,7 +170,7 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 			s.URL = "http://" + strings.Repeat("l.", 127) + "example/"
 		}, "url"},
 		{"URL too long", func(s *webhook.Subscription) {
-			s.URL = "https://h.example/" + strings.Repeat("a", webhook.MaxURLLength-len("https://h.example/")+1)
+			s.URL = "https://h.example/" + strings.Repeat("a", defLimits.MaxURLLength-len("https://h.example/")+1)
 		}, "url"},
 
 		{"Events nil", func(s *webhook.Subscription) { s.Events = nil }, "events"},
@@ -182,10 +182,10 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"Events space", func(s *webhook.Subscription) { s.Events = []string{"contact created"} }, "events[0]"},
 		{"Events double dot", func(s *webhook.Subscription) { s.Events = []string{"contact..created"} }, "events[0]"},
 		{"Events too long", func(s *webhook.Subscription) {
-			s.Events = []string{strings.Repeat("a", webhook.MaxEventTypeLength+1)}
+			s.Events = []string{strings.Repeat("a", defLimits.MaxEventTypeLength+1)}
 		}, "events[0]"},
 		{"Events too many", func(s *webhook.Subscription) {
-			s.Events = make([]string, webhook.MaxEventPatterns+1)
+			s.Events = make([]string, defLimits.MaxEventPatterns+1)
 			for i := range s.Events {
 				s.Events[i] = "e" + strconv.Itoa(i)
 			}
@@ -193,8 +193,8 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 
 		{"ContentType xml", func(s *webhook.Subscription) { s.ContentType = "application/xml" }, "contentType"},
 		{"ContentType with charset", func(s *webhook.Subscription) { s.ContentType = "application/json; charset=utf-8" }, "contentType"},
-		{"long Format", func(s *webhook.Subscription) { s.Format = strings.Repeat("f", webhook.MaxNameLength+1) }, "format"},
-		{"long Type", func(s *webhook.Subscription) { s.Type = strings.Repeat("t", webhook.MaxNameLength+1) }, "type"},
+		{"long Format", func(s *webhook.Subscription) { s.Format = strings.Repeat("f", defLimits.MaxNameLength+1) }, "format"},
+		{"long Type", func(s *webhook.Subscription) { s.Type = strings.Repeat("t", defLimits.MaxNameLength+1) }, "type"},
 
 		{"Secret without prefix", func(s *webhook.Subscription) {
 			s.Secret = strings.TrimPrefix(webhook.NewSecret(), webhook.SecretPrefix)
@@ -206,7 +206,7 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"PreviousSecrets empty", func(s *webhook.Subscription) { s.PreviousSecrets[0].Secret = "" }, "previousSecrets[0].secret"},
 		{"PreviousSecrets no expiry", func(s *webhook.Subscription) { s.PreviousSecrets[0].ExpiresAt = time.Time{} }, "previousSecrets[0].expiresAt"},
 		{"PreviousSecrets too many", func(s *webhook.Subscription) {
-			for range webhook.MaxPreviousSecrets {
+			for range defLimits.MaxPreviousSecrets {
 				s.PreviousSecrets = append(s.PreviousSecrets, s.PreviousSecrets[0])
 			}
 		}, "previousSecrets"},
@@ -215,11 +215,11 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"BasicAuth colon", func(s *webhook.Subscription) { s.BasicAuth.Username = "a:b" }, "basicAuth.username"},
 		{"BasicAuth username newline", func(s *webhook.Subscription) { s.BasicAuth.Username = "a\nb" }, "basicAuth.username"},
 		{"BasicAuth long username", func(s *webhook.Subscription) {
-			s.BasicAuth.Username = strings.Repeat("u", webhook.MaxNameLength+1)
+			s.BasicAuth.Username = strings.Repeat("u", defLimits.MaxNameLength+1)
 		}, "basicAuth.username"},
 		{"BasicAuth password CR", func(s *webhook.Subscription) { s.BasicAuth.Password = "pw\r" }, "basicAuth.password"},
 		{"BasicAuth long password", func(s *webhook.Subscription) {
-			s.BasicAuth.Password = strings.Repeat("p", webhook.MaxValueLength+1)
+			s.BasicAuth.Password = strings.Repeat("p", defLimits.MaxValueLength+1)
 		}, "basicAuth.password"},
 
 		{"Headers webhook-signature", withHeader("webhook-signature", "v1,x"), `headers["webhook-signature"]`},
@@ -236,12 +236,12 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"Headers CR in value", withHeader("X-A", "a\rb"), `headers["X-A"]`},
 		{"Headers LF in value", withHeader("X-A", "a\nInjected: yes"), `headers["X-A"]`},
 		{"Headers NUL in value", withHeader("X-A", "a\x00"), `headers["X-A"]`},
-		{"Headers long value", withHeader("X-A", strings.Repeat("v", webhook.MaxValueLength+1)), `headers["X-A"]`},
+		{"Headers long value", withHeader("X-A", strings.Repeat("v", defLimits.MaxValueLength+1)), `headers["X-A"]`},
 		{"Headers space in name", withHeader("X A", "v"), `headers["X A"]`},
 		{"Headers colon in name", withHeader("X-A:", "v"), `headers["X-A:"]`},
 		{"Headers empty name", withHeader("", "v"), `headers[""]`},
 		{"Headers non-ASCII name", withHeader("X-Zoë", "v"), `headers["X-Zoë"]`},
-		{"Headers too many", func(s *webhook.Subscription) { s.Headers = manyStrings(webhook.MaxHeaders + 1) }, "headers"},
+		{"Headers too many", func(s *webhook.Subscription) { s.Headers = manyStrings(defLimits.MaxHeaders + 1) }, "headers"},
 		{"Headers Keep-Alive", withHeader("Keep-Alive", "timeout=5"), `headers["Keep-Alive"]`},
 		{"Headers TE", withHeader("TE", "trailers"), `headers["TE"]`},
 		{"Headers Trailer", withHeader("Trailer", "X"), `headers["Trailer"]`},
@@ -257,18 +257,18 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 			s.Headers = map[string]string{"X-Tenant": "a", "x-tenant": "b"}
 		}, `headers["x-tenant"]`},
 		{"Headers DEL in value", withHeader("X-A", "a\x7f"), `headers["X-A"]`},
-		{"Headers long name", withHeader("X"+strings.Repeat("n", webhook.MaxNameLength), "v"), `headers["X` + strings.Repeat("n", 63) + `…"]`},
+		{"Headers long name", withHeader("X"+strings.Repeat("n", defLimits.MaxNameLength), "v"), `headers["X` + strings.Repeat("n", 63) + `…"]`},
 
 		{"CustomParameters too many", func(s *webhook.Subscription) {
-			s.CustomParameters = manyStrings(webhook.MaxCustomParameters + 1)
+			s.CustomParameters = manyStrings(defLimits.MaxCustomParameters + 1)
 		}, "customParameters"},
 		{"CustomParameters empty key", func(s *webhook.Subscription) { s.CustomParameters = map[string]string{"": "v"} }, "customParameters"},
 		{"CustomParameters long value", func(s *webhook.Subscription) {
-			s.CustomParameters = map[string]string{"k": strings.Repeat("v", webhook.MaxValueLength+1)}
+			s.CustomParameters = map[string]string{"k": strings.Repeat("v", defLimits.MaxValueLength+1)}
 		}, `customParameters["k"]`},
-		{"Properties too many", func(s *webhook.Subscription) { s.Properties = manyStrings(webhook.MaxProperties + 1) }, "properties"},
+		{"Properties too many", func(s *webhook.Subscription) { s.Properties = manyStrings(defLimits.MaxProperties + 1) }, "properties"},
 		{"Properties long key", func(s *webhook.Subscription) {
-			s.Properties = map[string]string{strings.Repeat("k", webhook.MaxNameLength+1): "v"}
+			s.Properties = map[string]string{strings.Repeat("k", defLimits.MaxNameLength+1): "v"}
 		}, "properties"},
 		{"Properties standard key", func(s *webhook.Subscription) { s.Properties = map[string]string{"data": "x"} }, `properties["data"]`},
 		{"Properties standard key in other case", func(s *webhook.Subscription) {
@@ -287,8 +287,8 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"ErrorsEmail two", func(s *webhook.Subscription) { s.ErrorsEmail = "a@example.com, b@example.com" }, "errorsEmail"},
 		{"ErrorsEmail newline", func(s *webhook.Subscription) { s.ErrorsEmail = "ops@example.com\nBcc: x@evil.example" }, "errorsEmail"},
 
-		{"long CreatedBy", func(s *webhook.Subscription) { s.CreatedBy = strings.Repeat("c", webhook.MaxNameLength+1) }, "createdBy"},
-		{"long UpdatedBy", func(s *webhook.Subscription) { s.UpdatedBy = strings.Repeat("c", webhook.MaxNameLength+1) }, "updatedBy"},
+		{"long CreatedBy", func(s *webhook.Subscription) { s.CreatedBy = strings.Repeat("c", defLimits.MaxNameLength+1) }, "createdBy"},
+		{"long UpdatedBy", func(s *webhook.Subscription) { s.UpdatedBy = strings.Repeat("c", defLimits.MaxNameLength+1) }, "updatedBy"},
 		{"CreatedBy with newline", func(s *webhook.Subscription) { s.CreatedBy = "admin\nINFO forged" }, "createdBy"},
 		{"Name with escape", func(s *webhook.Subscription) { s.Name = "\x1b[31mred" }, "name"},
 		{"Name invalid UTF-8", func(s *webhook.Subscription) { s.Name = "\xff" }, "name"},
@@ -297,7 +297,7 @@ func TestSubscriptionValidateInvalid(t *testing.T) {
 		{"Format with newline", func(s *webhook.Subscription) { s.Format = "envelope\n" }, "format"},
 		{"Type with tab", func(s *webhook.Subscription) { s.Type = "web\thook" }, "type"},
 		{"long ErrorsEmail", func(s *webhook.Subscription) {
-			s.ErrorsEmail = strings.Repeat("a", webhook.MaxNameLength) + "@example.com"
+			s.ErrorsEmail = strings.Repeat("a", defLimits.MaxNameLength) + "@example.com"
 		}, "errorsEmail"},
 	}
 	for _, tt := range tests {
@@ -330,7 +330,7 @@ func withHeader(name, value string) func(s *webhook.Subscription) {
 // brackets stay unambiguous.
 func TestValidationErrorNamesMapKeysAsJSONStrings(t *testing.T) {
 	t.Parallel()
-	long := strings.Repeat("v", webhook.MaxValueLength+1)
+	long := strings.Repeat("v", defLimits.MaxValueLength+1)
 	tests := []struct {
 		mutate func(s *webhook.Subscription)
 		field  string
@@ -476,7 +476,7 @@ func TestMatchPattern(t *testing.T) {
 		{"sale.changed", "sale.*", false},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, webhook.MatchPattern(tt.pattern, tt.eventType), "%q vs %q", tt.pattern, tt.eventType)
+		require.Equal(t, tt.want, (&webhook.Subscription{Events: []string{tt.pattern}}).Matches(tt.eventType), "%q vs %q", tt.pattern, tt.eventType)
 	}
 }
 
@@ -624,7 +624,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 			outputs = append(outputs, err.Error(), fmt.Sprintf("%+v", ve), fmt.Sprintf("%#v", ve.Reason))
 		}
 	}
-	for _, bad := range []string{password + "\n", password + "\x7f", password + strings.Repeat("x", webhook.MaxValueLength)} {
+	for _, bad := range []string{password + "\n", password + "\x7f", password + strings.Repeat("x", defLimits.MaxValueLength)} {
 		s := validSubscription()
 		s.BasicAuth.Password = bad
 		err := s.Validate()

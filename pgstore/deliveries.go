@@ -153,7 +153,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 			sql, args = s.q.claimCapped, append(args, p.MaxPerSubscription, scan)
 		}
 		start := time.Now()
-		if err := s.guarded(ctx, queueGuard, sql, args, c.scan); err != nil {
+		if err := s.withSettings(ctx, queueSettings, sql, args, c.scan); err != nil {
 			return nil, dbError("claim", err)
 		}
 		if len(c.out) < p.Limit && time.Since(start) >= congestedClaim {
@@ -173,7 +173,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		}
 		args := []any{p.Now, until, p.Limit, exclude, perSub}
 		start := time.Now()
-		if err := s.guarded(ctx, queueGuard, s.q.claimBySubscription, args, c.scan); err != nil {
+		if err := s.withSettings(ctx, queueSettings, s.q.claimBySubscription, args, c.scan); err != nil {
 			return nil, dbError("claim", err)
 		}
 		if time.Since(start) >= congestedClaim {
@@ -202,7 +202,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 	return kept, nil
 }
 
-// planGuard is what the queue's statements (Claim, Finish, NextDue, Prune,
+// planSettings is what the queue's statements (Claim, Finish, NextDue, Prune,
 // DeleteSubscription) run under, local to their transaction, so that their
 // plans do not depend on table statistics, which lag behind a queue that
 // grows faster than autovacuum analyzes it, nor on a generic plan cached
@@ -214,11 +214,11 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 // and a finish could hash the whole table. JIT is off because the penalty
 // these settings put on the sorts that remain (the per-subscription window)
 // would otherwise make a plan look expensive enough to compile.
-const planGuard = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
+const planSettings = `SELECT set_config('enable_sort', 'off', true), set_config('enable_seqscan', 'off', true),
   set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
   set_config('enable_material', 'off', true), set_config('jit', 'off', true)`
 
-// queueGuard is planGuard for Claim and Finish, whose commits also need
+// queueSettings is planSettings for Claim and Finish, whose commits also need
 // not wait for the write-ahead log to reach disk (synchronous_commit off
 // for their transaction only). A crash can lose the last few of those
 // commits, which only undoes them: a lost claim leaves its deliveries
@@ -227,9 +227,9 @@ const planGuard = `SELECT set_config('enable_sort', 'off', true), set_config('en
 // deliveries leased until their lease expires, and they are delivered
 // again. Delivery stays at least once. Enqueue keeps the server's
 // setting: a nil from Dispatch means the event is durable.
-const queueGuard = planGuard + `, set_config('synchronous_commit', 'off', true)`
+const queueSettings = planSettings + `, set_config('synchronous_commit', 'off', true)`
 
-// listGuard is planGuard for the listings of deliveries and events, and
+// listSettings is planSettings for the listings of deliveries and events, and
 // Stats: walks of an index in the listing's order that stop at the limit
 // (no sort where an index gives the order, no bitmap scan, which loses
 // it, no parallel workers to start for a page), and for Stats nested
@@ -237,33 +237,34 @@ const queueGuard = planGuard + `, set_config('synchronous_commit', 'off', true)`
 // statistics say about one organization against another, and whatever
 // generic plan was cached for the statement. (A generic plan that sorted
 // a small organization's deliveries would sort a large one's whole.)
-const listGuard = planGuard + `, set_config('enable_bitmapscan', 'off', true),
+const listSettings = planSettings + `, set_config('enable_bitmapscan', 'off', true),
   set_config('max_parallel_workers_per_gather', '0', true)`
 
-// statsGuard is listGuard for Stats, with the cost of a random page read
+// statsSettings is listSettings for Stats, with the cost of a random page read
 // lowered to that of a page in memory or on a solid-state disk: otherwise
 // the planner prefers reading every pending delivery of the queue, in
 // the order of the heap, to reading a subscription's at random through
 // the index by subscription (150 ms against 5 ms for an organization of 16
 // subscriptions of 9,000 pending deliveries each, in a queue not yet
 // vacuumed).
-const statsGuard = listGuard + `, set_config('random_page_cost', '1.1', true)`
+const statsSettings = listSettings + `, set_config('random_page_cost', '1.1', true)`
 
-// guarded runs a query under a plan guard and hands its rows to fn, in one
-// round trip: BEGIN, the guard, the query and COMMIT are sent together.
-func (s *Store) guarded(ctx context.Context, guard, sql string, args []any, fn func(pgx.Rows) error) error {
+// withSettings runs a query under planner settings (planSettings or one
+// built on it) and hands its rows to fn, in one round trip: BEGIN, the
+// settings, the query and COMMIT are sent together.
+func (s *Store) withSettings(ctx context.Context, settings, sql string, args []any, fn func(pgx.Rows) error) error {
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	b.Queue(guard)
+	b.Queue(settings)
 	b.Queue(sql, args...).Query(fn)
 	b.Queue("COMMIT")
 	return s.pool.SendBatch(ctx, b).Close()
 }
 
-// guardedRow is guarded for a query that returns one row, scanned into
-// dest.
-func (s *Store) guardedRow(ctx context.Context, guard, sql string, args []any, dest ...any) error {
-	return s.guarded(ctx, guard, sql, args, func(rows pgx.Rows) error {
+// withSettingsRow is withSettings for a query that returns one row,
+// scanned into dest.
+func (s *Store) withSettingsRow(ctx context.Context, settings, sql string, args []any, dest ...any) error {
+	return s.withSettings(ctx, settings, sql, args, func(rows pgx.Rows) error {
 		if !rows.Next() {
 			if err := rows.Err(); err != nil {
 				return err
@@ -278,7 +279,7 @@ func (s *Store) guardedRow(ctx context.Context, guard, sql string, args []any, d
 // and one transaction; see webhook.Store and webhook.Outcome. The same
 // statement counts, for Stats, the attempts it logs (by the subscription
 // they name and their hour) and the deliveries it finishes. Its commit,
-// like a claim's, does not wait for the disk (see queueGuard): a crash may
+// like a claim's, does not wait for the disk (see queueSettings): a crash may
 // undo the last finishes, whose deliveries are then delivered again when
 // their leases expire.
 func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Outcome) error {
@@ -290,7 +291,7 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		return err
 	}
 	var claimable bool
-	if err := s.guardedRow(ctx, queueGuard, s.q.finish, args, &claimable); err != nil {
+	if err := s.withSettingsRow(ctx, queueSettings, s.q.finish, args, &claimable); err != nil {
 		return dbError("finish", err)
 	}
 	if claimable {
@@ -367,7 +368,7 @@ func finishArgs(now time.Time, outcomes []webhook.Outcome) ([]any, error) {
 // NextDue returns the earliest time at which a Claim may find work.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var t pgtype.Timestamptz
-	if err := s.guardedRow(ctx, planGuard, s.q.nextDue, nil, &t); err != nil {
+	if err := s.withSettingsRow(ctx, planSettings, s.q.nextDue, nil, &t); err != nil {
 		return time.Time{}, false, dbError("next due", err)
 	}
 	if !t.Valid {
@@ -432,7 +433,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 	sql := s.q.listDeliveries[listShape{lead: lead, desc: desc, after: after != ""}]
 	args := []any{f.OrganizationID, after, string(f.State), nullTime(f.CreatedFrom), nullTime(f.CreatedTo),
 		limit + 1, f.SubscriptionID, f.EventID, f.EventType}
-	err = s.guarded(ctx, listGuard, sql, args, func(rows pgx.Rows) error {
+	err = s.withSettings(ctx, listSettings, sql, args, func(rows pgx.Rows) error {
 		var r deliveryRow
 		targets := r.targets()
 		for rows.Next() {

@@ -175,7 +175,7 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 	sql := s.q.listEvents[listShape{lead: lead, desc: desc, after: after != ""}]
 	evs := []*webhook.Event{}
 	args := []any{f.OrganizationID, after, nullTime(f.From), nullTime(f.To), limit + 1, f.Type}
-	err = s.guarded(ctx, listGuard, sql, args, func(rows pgx.Rows) error {
+	err = s.withSettings(ctx, listSettings, sql, args, func(rows pgx.Rows) error {
 		for rows.Next() {
 			var (
 				ev     webhook.Event
@@ -214,7 +214,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	}
 	var n int
 	cutHour := before.UTC().Truncate(time.Hour)
-	if err := s.guardedRow(ctx, planGuard, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
+	if err := s.withSettingsRow(ctx, planSettings, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
 		return 0, dbError("prune", err)
 	}
 	return n, nil

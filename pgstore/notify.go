@@ -2,17 +2,38 @@ package pgstore
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
 )
 
-// Listener reconnection backoff.
+// Listener reconnection backoff: each wait is drawn between half and all
+// of 0.1 s, doubling up to 10 s; it starts over after a connection that
+// lasted longer than listenBackoffMax.
 const (
 	listenBackoffMin = 100 * time.Millisecond
 	listenBackoffMax = 10 * time.Second
 )
+
+// newListenBackoff returns the listener's reconnection schedule: waits
+// uniform in [listenBackoffMin/2, listenBackoffMin], doubling up to
+// [listenBackoffMax/2, listenBackoffMax], never giving up. (backoff's
+// jitter is symmetric: 3/4 of the bound, give or take 1/3, spans half the
+// bound to all of it.)
+func newListenBackoff() *backoff.ExponentialBackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     listenBackoffMin * 3 / 4,
+		RandomizationFactor: 1.0 / 3,
+		Multiplier:          2,
+		MaxInterval:         listenBackoffMax * 3 / 4,
+		MaxElapsedTime:      0,
+		Stop:                backoff.Stop,
+		Clock:               backoff.SystemClock,
+	}
+	b.Reset()
+	return b
+}
 
 // Wake returns a channel closed the next time deliveries may have become
 // claimable: enqueued, released, redelivered, or a subscription
@@ -42,7 +63,7 @@ func (s *Store) startListener() {
 
 func (s *Store) listen(ctx context.Context) {
 	defer close(s.listenDone)
-	backoff := listenBackoffMin
+	b := newListenBackoff()
 	first := true
 	for {
 		started := time.Now()
@@ -59,9 +80,9 @@ func (s *Store) listen(ctx context.Context) {
 		// wake everyone to look.
 		s.broadcast()
 		if time.Since(started) > listenBackoffMax {
-			backoff = listenBackoffMin
+			b.Reset()
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := b.NextBackOff()
 		s.log.WarnContext(ctx, "pgstore: notification listener lost its connection; reconnecting",
 			"schema", s.schema, "error", err, "retry_in", wait)
 		t := time.NewTimer(wait)
@@ -71,7 +92,6 @@ func (s *Store) listen(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		backoff = min(backoff*2, listenBackoffMax)
 	}
 }
 
@@ -116,21 +136,23 @@ func (s *Store) wakeOthers() {
 	case s.notifyReq <- struct{}{}:
 	default: // one is pending already
 	}
-	s.notifierOnce.Do(s.startNotifier)
+	s.wakerOnce.Do(s.startWaker)
 }
 
-func (s *Store) startNotifier() {
+func (s *Store) startWaker() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		close(s.notifierDone)
+		close(s.wakerDone)
 		return
 	}
-	go s.notifier(s.ctx)
+	go s.waker(s.ctx)
 }
 
-func (s *Store) notifier(ctx context.Context) {
-	defer close(s.notifierDone)
+// waker sends the NOTIFYs wakeOthers asks for, at most one per
+// Options.NotifyInterval, until ctx ends; then it sends what is pending.
+func (s *Store) waker(ctx context.Context) {
+	defer close(s.wakerDone)
 	for {
 		pending := false
 		select {

@@ -18,7 +18,7 @@ import (
 func TestDispatchTxSendsIfAndOnlyIfTheTransactionCommits(t *testing.T) {
 	s := newTestStore(t)
 	ctx := t.Context()
-	recv := webhooktest.NewReceiver(t)
+	recv := webhooktest.NewReceiver(t, nil)
 	d, err := webhook.NewDispatcher(s, &webhook.Config{AllowPrivateNetworks: true})
 	require.NoError(t, err)
 	require.NoError(t, d.Start(ctx))
@@ -29,7 +29,7 @@ func TestDispatchTxSendsIfAndOnlyIfTheTransactionCommits(t *testing.T) {
 	})
 	sub := &webhook.Subscription{OrganizationID: "org_1", URL: recv.URL + "/hook", Events: []string{"contact.*"}}
 	require.NoError(t, d.CreateSubscription(ctx, sub))
-	recv.Expect(sub)
+	recv.SetSecret(sub.Secret)
 
 	contacts := pgx.Identifier{s.Schema(), "contacts"}.Sanitize()
 	_, err = s.pool.Exec(ctx, "CREATE TABLE "+contacts+" (id text PRIMARY KEY, name text NOT NULL)")

@@ -39,7 +39,7 @@ func (s *Store) Stats(ctx context.Context, f webhook.StatsFilter) (*webhook.Stat
 		oldest, lastAt pgtype.Timestamptz
 		lastStatus     int32
 	)
-	err := s.guardedRow(ctx, statsGuard, s.q.stats[one], []any{f.OrganizationID, f.SubscriptionID, since},
+	err := s.withSettingsRow(ctx, statsSettings, s.q.stats[one], []any{f.OrganizationID, f.SubscriptionID, since},
 		&subs, &out.Pending, &oldest, &out.Delivered, &out.Dead, &lastAt, &lastStatus, &out.LastError,
 		&out.Attempts, &out.Failures)
 	if err != nil {

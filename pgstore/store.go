@@ -86,9 +86,9 @@ type Store struct {
 
 	notifyInterval time.Duration
 	notifyReq      chan struct{} // a pending request for a NOTIFY
-	notifierOnce   sync.Once
-	notifierDone   chan struct{}
-	notifies       atomic.Int64    // NOTIFYs sent by the notifier (tests)
+	wakerOnce      sync.Once
+	wakerDone      chan struct{}
+	notifies       atomic.Int64    // NOTIFYs sent by the waker (tests)
 	ctx            context.Context // cancelled by Close
 	cancel         context.CancelFunc
 
@@ -150,7 +150,7 @@ func New(pool *pgxpool.Pool, opts *Options) (*Store, error) {
 
 		notifyInterval: o.NotifyInterval,
 		notifyReq:      make(chan struct{}, 1),
-		notifierDone:   make(chan struct{}),
+		wakerDone:      make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -183,10 +183,10 @@ func (s *Store) Close() {
 	// Each goroutine either was started, and this does nothing, or never
 	// will be.
 	s.listenOnce.Do(func() { close(s.listenDone) })
-	s.notifierOnce.Do(func() { close(s.notifierDone) })
+	s.wakerOnce.Do(func() { close(s.wakerDone) })
 	s.cancel()
 	<-s.listenDone
-	<-s.notifierDone
+	<-s.wakerDone
 }
 
 // broadcast wakes everyone waiting on Wake.

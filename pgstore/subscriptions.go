@@ -104,7 +104,7 @@ func matchKeys(orgID string, events []string) []string {
 
 // candidateKeys returns the keys of every pattern that can match eventType
 // in the organization: the type itself, "*", and "p.*" for every prefix p
-// of the type that ends before a dot (see webhook.MatchPattern).
+// of the type that ends before a dot (see webhook.Subscription.Matches).
 func candidateKeys(orgID, eventType string) []string {
 	keys := []string{orgID + matchKeySep + eventType, orgID + matchKeySep + "*"}
 	for i := 0; i < len(eventType); i++ {
@@ -218,7 +218,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error 
 		return notFound("subscription", id)
 	}
 	var n int
-	if err := s.guardedRow(ctx, planGuard, s.q.deleteSubscription, []any{id, orgID}, &n); err != nil {
+	if err := s.withSettingsRow(ctx, planSettings, s.q.deleteSubscription, []any{id, orgID}, &n); err != nil {
 		return dbError("delete subscription", err)
 	}
 	if n == 0 {

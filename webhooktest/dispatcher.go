@@ -141,10 +141,16 @@ func (w tbWriter) Write(p []byte) (int, error) {
 }
 
 // NewReceiver starts a Receiver that checks timestamps against the
-// dispatcher's Clock; see the package-level NewReceiver.
-func (td *Dispatcher) NewReceiver(tb testing.TB, opts ...ReceiverOption) *Receiver {
+// dispatcher's Clock (whatever cfg.Clock says); see the package-level
+// NewReceiver. cfg may be nil.
+func (td *Dispatcher) NewReceiver(tb testing.TB, cfg *ReceiverConfig) *Receiver {
 	tb.Helper()
-	return NewReceiver(tb, append([]ReceiverOption{WithClock(td.Clock)}, opts...)...)
+	var c ReceiverConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	c.Clock = td.Clock
+	return NewReceiver(tb, &c)
 }
 
 // Subscribe creates an Active subscription of the organization to the
@@ -169,7 +175,7 @@ func (td *Dispatcher) SubscribeWith(tb testing.TB, rcv *Receiver, s *webhook.Sub
 	}
 	if rcv != nil {
 		rcv.useClock(td.Clock)
-		rcv.Expect(s)
+		rcv.expect(s)
 	}
 	return s
 }

@@ -39,7 +39,8 @@ func TestRetriesFollowTheFakeClock(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
 	require.Equal(t, start, td.Clock.Now())
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500, 503, 200))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(500, 503, 200)...)
 	sub := td.Subscribe(t, rcv, "org_1", "contact.*")
 	dispatch(t, td, webhook.Event{ID: "evt_1", Type: "contact.created", OrganizationID: "org_1", Data: json.RawMessage(`{"id":1}`)})
 
@@ -73,7 +74,8 @@ func TestRetriesFollowTheFakeClock(t *testing.T) {
 func TestAdvanceToStopsAtEveryRetry(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(500)...)
 	sub := td.Subscribe(t, rcv, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 
@@ -90,12 +92,13 @@ func TestAdvanceToStopsAtEveryRetry(t *testing.T) {
 func TestAdvanceUntilIdleRunsTheScheduleOut(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(500)...)
 	sub := td.Subscribe(t, rcv, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 
 	moved := td.AdvanceUntilIdle(t)
-	require.Equal(t, webhook.DefaultRetryMaxElapsedTime, moved, "the last retry is at 24h")
+	require.Equal(t, webhook.DefaultRetryPolicy().MaxElapsedTime, moved, "the last retry is at 24h")
 	dl := td.Deliveries(t, "org_1", sub.ID)[0]
 	require.Equal(t, webhook.DeliveryDead, dl.State)
 	require.Equal(t, rcv.Len(), dl.Attempts)
@@ -115,7 +118,8 @@ func TestTooManyErrorsIsNotifiedBeforeWaitIdleReturns(t *testing.T) {
 			told = append(told, n) // WaitIdle orders this before the test reads it
 		}),
 	})
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(500)...)
 	sub := td.SubscribeWith(t, rcv, &webhook.Subscription{OrganizationID: "org_1", Events: []string{"*"}, ErrorsEmail: "ops@example.com"})
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 
@@ -132,7 +136,7 @@ func TestTooManyErrorsIsNotifiedBeforeWaitIdleReturns(t *testing.T) {
 	require.Equal(t, webhook.DeliveryPending, td.Deliveries(t, "org_1", sub.ID)[0].State, "it waits for re-activation")
 
 	// Re-activated, the waiting delivery goes out at its retry time.
-	rcv.ScriptStatuses(200)
+	rcv.Script(webhooktest.Statuses(200)...)
 	require.NoError(t, td.SetSubscriptionState(context.Background(), "org_1", sub.ID, webhook.StateActive))
 	td.AdvanceUntilIdle(t)
 	require.Equal(t, 4, rcv.Len())
@@ -142,7 +146,8 @@ func TestTooManyErrorsIsNotifiedBeforeWaitIdleReturns(t *testing.T) {
 func TestRetryAfterMovesTheSchedule(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t, webhooktest.WithReplies(webhooktest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "120"}, webhooktest.Reply{}))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Reply{Status: http.StatusTooManyRequests, RetryAfter: "120"}, webhooktest.Reply{})
 	td.Subscribe(t, rcv, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 	require.Equal(t, 120*time.Second, td.AdvanceUntilIdle(t))
@@ -152,8 +157,9 @@ func TestRetryAfterMovesTheSchedule(t *testing.T) {
 func TestHangingEndpointTimesOutWhileAHealthyOneIsServed(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, &webhook.Config{Timeout: 200 * time.Millisecond})
-	slow := td.NewReceiver(t, webhooktest.WithReplies(webhooktest.Reply{Hang: true}, webhooktest.Reply{}))
-	fast := td.NewReceiver(t)
+	slow := td.NewReceiver(t, nil)
+	slow.Script(webhooktest.Reply{Hang: true}, webhooktest.Reply{})
+	fast := td.NewReceiver(t, nil)
 	slowSub := td.Subscribe(t, slow, "org_1", "*")
 	td.Subscribe(t, fast, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
@@ -174,7 +180,8 @@ func TestWaitIdleFailsWithASummary(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, &webhook.Config{Timeout: time.Second})
 	td.WaitTimeout = 100 * time.Millisecond
-	rcv := td.NewReceiver(t, webhooktest.WithReplies(webhooktest.Reply{Hang: true}))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Reply{Hang: true})
 	td.Subscribe(t, rcv, "org_1", "*")
 	res := dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 	rcv.WaitFor(t, 1, time.Second)
@@ -188,8 +195,9 @@ func TestWaitIdleFailsWithASummary(t *testing.T) {
 func TestManyEventsAndSubscriptions(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, &webhook.Config{MaxPerSubscription: 2})
-	flaky := td.NewReceiver(t, webhooktest.WithStatuses(500, 500, 200))
-	ok := td.NewReceiver(t)
+	flaky := td.NewReceiver(t, nil)
+	flaky.Script(webhooktest.Statuses(500, 500, 200)...)
+	ok := td.NewReceiver(t, nil)
 	td.Subscribe(t, flaky, "org_1", "*")
 	td.Subscribe(t, ok, "org_1", "*")
 	for range 20 {
@@ -214,7 +222,7 @@ func TestNewDispatcherRejectsAnotherClock(t *testing.T) {
 func TestSubscribeMakesAPlainReceiverUseTheFakeClock(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := webhooktest.NewReceiver(t) // not td.NewReceiver
+	rcv := webhooktest.NewReceiver(t, nil) // not td.NewReceiver
 	td.Subscribe(t, rcv, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 	r := rcv.WaitFor(t, 1, 5*time.Second)[0]
@@ -225,7 +233,8 @@ func TestSubscribeMakesAPlainReceiverUseTheFakeClock(t *testing.T) {
 func TestRedeliverNumbersOnAndMarksTheFirstAttemptManual(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, &webhook.Config{Retry: &webhook.ExponentialRetry{RandomizationFactor: -1, MaxAttempts: 2}})
-	rcv := td.NewReceiver(t, webhooktest.WithStatuses(500, 500, 500, 200))
+	rcv := td.NewReceiver(t, nil)
+	rcv.Script(webhooktest.Statuses(500, 500, 500, 200)...)
 	sub := td.Subscribe(t, rcv, "org_1", "*")
 	dispatch(t, td, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
 	td.AdvanceUntilIdle(t)
@@ -263,7 +272,7 @@ func TestRedeliverNumbersOnAndMarksTheFirstAttemptManual(t *testing.T) {
 func TestDeliveriesAreListedPerOrganization(t *testing.T) {
 	t.Parallel()
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t)
+	rcv := td.NewReceiver(t, nil)
 	sub1 := td.Subscribe(t, rcv, "org_1", "*")
 	sub2 := td.Subscribe(t, rcv, "org_2", "*")
 	dispatch(t, td, webhook.Event{ID: "evt_1", Type: "a.b", OrganizationID: "org_1"})

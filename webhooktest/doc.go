@@ -7,7 +7,7 @@
 //
 //	func TestCreatingAContactSendsContactCreated(t *testing.T) {
 //		td := webhooktest.NewDispatcher(t, nil)   // memstore, fake clock, closed by t.Cleanup
-//		rcv := td.NewReceiver(t)                  // loopback server, closed by t.Cleanup
+//		rcv := td.NewReceiver(t, nil)             // loopback server, closed by t.Cleanup
 //		td.Subscribe(t, rcv, "org_1", "contact.*") // rcv verifies with the subscription's secret
 //
 //		app := crm.New(td.Dispatcher)             // the host's code under test
@@ -24,9 +24,12 @@
 // against the fake clock) starts a real HTTP server on loopback. Every
 // request is recorded as a [Request]: headers, raw body, the JSON document
 // (for a form body, its "payload" field) decoded, and whether its
-// signature verified. It answers from a script of [Reply] values (a
-// sequence of statuses, a delay, a hang until the client gives up, a
-// Retry-After), set with [WithReplies] or later with [Receiver.Script].
+// signature verified, against the secrets [Receiver.SetSecret] gives it
+// (or [Dispatcher.Subscribe]). It answers 200 OK, or from the script of
+// [Reply] values (a sequence of statuses, a delay, a hang until the client
+// gives up, a Retry-After) set with [Receiver.Script], at any time;
+// [Statuses] makes replies of statuses alone. [ReceiverConfig] sets its
+// clock and whether it refuses what does not verify.
 // [Receiver.WaitFor] waits for a number of requests, and
 // [Receiver.WaitForEvents] for requests of given event types; both fail
 // the test with a summary of what arrived (and what is missing).
@@ -38,11 +41,11 @@
 // jitter, so retry times are exact. Attempts are real HTTP requests that
 // finish in real time; nothing else moves unless the test moves the clock:
 //
-//	rcv.ScriptStatuses(500, 200)       // fail once, then succeed
+//	rcv.Script(webhooktest.Statuses(500, 200)...) // fail once, then succeed
 //	... dispatch ...
-//	td.WaitIdle(t)                     // first attempt made and recorded: 500
-//	td.Advance(t, 5*time.Second)       // the first retry falls due and is made: 200
-//	td.AdvanceUntilIdle(t)             // or: run the whole schedule out
+//	td.WaitIdle(t)               // first attempt made and recorded: 500
+//	td.Advance(t, 5*time.Second) // the first retry falls due and is made: 200
+//	td.AdvanceUntilIdle(t)       // or: run the whole schedule out
 //
 // [Dispatcher.WaitIdle] returns when no attempt is under way and nothing
 // is due at the clock's time; [Dispatcher.AdvanceTo] stops at each due

@@ -39,7 +39,7 @@ func (c *Contacts) Create(ctx context.Context, orgID string, id int, name string
 // func TestCreatingAContactSendsContactCreated(t *testing.T).
 func testCreatingAContactSendsContactCreated(t testing.TB) {
 	td := webhooktest.NewDispatcher(t, nil)
-	rcv := td.NewReceiver(t)
+	rcv := td.NewReceiver(t, nil)
 	td.Subscribe(t, rcv, "org_1", "contact.*")
 
 	contacts := &Contacts{Webhooks: td.Dispatcher}

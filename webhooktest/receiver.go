@@ -23,7 +23,7 @@ import (
 const MaxRequestBody = 4 << 20
 
 // ErrNoSecret is the VerifyErr of a request that arrived before the
-// Receiver was given a secret (with WithSecret, Receiver.Expect or
+// Receiver was given a secret (with Receiver.SetSecret or
 // Dispatcher.Subscribe).
 var ErrNoSecret = errors.New("webhooktest: receiver has no secret to verify with")
 
@@ -125,42 +125,25 @@ func (r *Request) String() string {
 	return fmt.Sprintf("#%d %s %s webhook-id=%q %s, %s", r.Seq, r.Method, r.Path, r.ID(), verdict, answer)
 }
 
-// ReceiverOption configures a Receiver.
-type ReceiverOption func(*Receiver)
-
-// WithSecret makes the Receiver verify requests with the secrets (a
-// request verifies if it is signed by any). Receiver.Expect sets them
-// later.
-func WithSecret(secrets ...string) ReceiverOption {
-	return func(r *Receiver) { r.setSecrets(secrets) }
+// ReceiverConfig configures a Receiver. The zero value (or nil) gives the
+// defaults. Its secrets are set with Receiver.SetSecret (or by
+// Dispatcher.Subscribe), its replies with Receiver.Script.
+type ReceiverConfig struct {
+	// Clock is what webhook-timestamp is checked against; it must be the
+	// dispatcher's when that runs on a fake Clock. Defaults to the system
+	// clock; Dispatcher.NewReceiver and Dispatcher.Subscribe set the
+	// dispatcher's.
+	Clock webhook.Clock
+	// RejectUnverified makes the Receiver answer 401 to every request
+	// that does not verify, as a real receiver does, without consuming a
+	// Reply of the script. Defaults to false: answering from the script
+	// whatever the verification said.
+	RejectUnverified bool
 }
 
-// WithClock makes the Receiver check webhook-timestamp against the clock,
-// as it must when the dispatcher runs on a fake Clock.
-// Dispatcher.NewReceiver and Dispatcher.Subscribe set the dispatcher's.
-// Defaults to the system clock.
-func WithClock(c webhook.Clock) ReceiverOption {
-	return func(r *Receiver) { r.clock = c }
-}
-
-// WithReplies sets the Receiver's script: the n-th request gets the n-th
-// Reply, and the last one repeats. Defaults to 200 OK for every request.
-func WithReplies(replies ...Reply) ReceiverOption {
-	return func(r *Receiver) { r.script = replies }
-}
-
-// WithStatuses is WithReplies with a status for each reply.
-func WithStatuses(statuses ...int) ReceiverOption {
-	return WithReplies(statusReplies(statuses)...)
-}
-
-// WithRejectUnverified makes the Receiver answer 401 to every request
-// that does not verify, as a real receiver does, without consuming a
-// Reply of the script. Defaults to answering from the script whatever the
-// verification said.
-func WithRejectUnverified() ReceiverOption {
-	return func(r *Receiver) { r.rejectUnverified = true }
-}
+// Statuses returns a Reply with each status, for Receiver.Script:
+// rcv.Script(webhooktest.Statuses(500, 200)...).
+func Statuses(statuses ...int) []Reply { return statusReplies(statuses) }
 
 func statusReplies(statuses []int) []Reply {
 	replies := make([]Reply, len(statuses))
@@ -193,18 +176,21 @@ type Receiver struct {
 	done      chan struct{} // closed when the Receiver closes
 }
 
-// NewReceiver starts a Receiver, closed when the test ends. Without
-// WithSecret, set its secrets with Expect once the subscription exists.
-func NewReceiver(tb testing.TB, opts ...ReceiverOption) *Receiver {
+// NewReceiver starts a Receiver, closed when the test ends; cfg may be
+// nil. It answers 200 OK until Script says otherwise, and verifies with
+// the secrets SetSecret gives it (or Dispatcher.Subscribe).
+func NewReceiver(tb testing.TB, cfg *ReceiverConfig) *Receiver {
 	tb.Helper()
-	r := &Receiver{
-		clock:     webhook.SystemClock{},
-		secretErr: ErrNoSecret,
-		arrived:   make(chan struct{}),
-		done:      make(chan struct{}),
+	var c ReceiverConfig
+	if cfg != nil {
+		c = *cfg
 	}
-	for _, o := range opts {
-		o(r)
+	r := &Receiver{
+		clock:            orDefault[webhook.Clock](c.Clock, webhook.SystemClock{}),
+		rejectUnverified: c.RejectUnverified,
+		secretErr:        ErrNoSecret,
+		arrived:          make(chan struct{}),
+		done:             make(chan struct{}),
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	r.URL = r.srv.URL
@@ -215,19 +201,21 @@ func NewReceiver(tb testing.TB, opts ...ReceiverOption) *Receiver {
 	return r
 }
 
-// Expect makes the Receiver verify with the subscription's Secret and
-// PreviousSecrets, replacing any secrets it had.
-func (r *Receiver) Expect(sub *webhook.Subscription) {
+// SetSecret makes the Receiver verify with the secrets, replacing any it
+// had: a request verifies if it is signed with any of them. During a
+// rotation the dispatcher signs with the new secret and the old ones, so
+// the new one alone verifies.
+func (r *Receiver) SetSecret(secrets ...string) { r.setSecrets(secrets) }
+
+// expect makes the Receiver verify with the subscription's Secret and
+// PreviousSecrets.
+func (r *Receiver) expect(sub *webhook.Subscription) {
 	secrets := []string{sub.Secret}
 	for _, p := range sub.PreviousSecrets {
 		secrets = append(secrets, p.Secret)
 	}
 	r.setSecrets(secrets)
 }
-
-// SetSecret makes the Receiver verify with the secrets, replacing any it
-// had.
-func (r *Receiver) SetSecret(secrets ...string) { r.setSecrets(secrets) }
 
 func (r *Receiver) setSecrets(secrets []string) {
 	v, err := webhook.NewVerifier(secrets...)
@@ -256,16 +244,15 @@ func (r *Receiver) useClock(c webhook.Clock) {
 	r.clock = c
 }
 
-// Script replaces the script: the next request gets the first Reply, and
-// so on, the last repeating. No replies means 200 OK.
+// Script sets how the Receiver answers, replacing the script it had: the
+// next request gets the first Reply, and so on, the last repeating. No
+// replies means 200 OK, as before the first Script. For replies that are
+// only statuses, use Statuses.
 func (r *Receiver) Script(replies ...Reply) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.script, r.scripted = replies, 0
 }
-
-// ScriptStatuses is Script with a status for each reply.
-func (r *Receiver) ScriptStatuses(statuses ...int) { r.Script(statusReplies(statuses)...) }
 
 // Len returns how many requests arrived.
 func (r *Receiver) Len() int {

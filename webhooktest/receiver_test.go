@@ -53,7 +53,8 @@ const envelope = `{"eventTrigger":"contact.created","eventTimestamp":"2017-01-24
 
 func TestReceiverRecordsAndVerifies(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret))
+	rcv := webhooktest.NewReceiver(t, nil)
+	rcv.SetSecret(secret)
 	status, _, err := post(t, http.DefaultClient, rcv.URL+"/hooks", webhook.ContentTypeJSON, secret, envelope)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
@@ -93,7 +94,8 @@ func TestReceiverRecordsAndVerifies(t *testing.T) {
 
 func TestReceiverDecodesFormPayload(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret))
+	rcv := webhooktest.NewReceiver(t, nil)
+	rcv.SetSecret(secret)
 	body := "payload=" + url.QueryEscape(envelope)
 	_, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeForm, secret, body)
 	require.NoError(t, err)
@@ -122,7 +124,7 @@ func TestReceiverDecodesFormPayload(t *testing.T) {
 
 func TestReceiverWithoutSecret(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t)
+	rcv := webhooktest.NewReceiver(t, nil)
 	_, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, envelope)
 	require.NoError(t, err)
 	r := rcv.WaitFor(t, 1, time.Second)[0]
@@ -136,7 +138,7 @@ func TestReceiverWithoutSecret(t *testing.T) {
 	require.True(t, rcv.WaitFor(t, 2, time.Second)[1].Verified)
 
 	// So does one from a subscription, previous secrets included.
-	rcv.Expect(&webhook.Subscription{Secret: webhook.NewSecret(), PreviousSecrets: []webhook.PreviousSecret{{Secret: secret}}})
+	rcv.SetSecret(webhook.NewSecret(), secret)
 	_, _, err = post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, envelope)
 	require.NoError(t, err)
 	require.True(t, rcv.WaitFor(t, 3, time.Second)[2].Verified)
@@ -151,12 +153,13 @@ func TestReceiverWithoutSecret(t *testing.T) {
 
 func TestReceiverScript(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret), webhooktest.WithRejectUnverified(),
-		webhooktest.WithReplies(
-			webhooktest.Reply{Status: 500},
-			webhooktest.Reply{Status: 429, RetryAfter: "120"},
-			webhooktest.Reply{Status: 202, Body: "queued"},
-		))
+	rcv := webhooktest.NewReceiver(t, &webhooktest.ReceiverConfig{RejectUnverified: true})
+	rcv.SetSecret(secret)
+	rcv.Script(
+		webhooktest.Reply{Status: 500},
+		webhooktest.Reply{Status: 429, RetryAfter: "120"},
+		webhooktest.Reply{Status: 202, Body: "queued"},
+	)
 	var statuses []int
 	var retryAfter []string
 	for range 4 {
@@ -171,7 +174,7 @@ func TestReceiverScript(t *testing.T) {
 	s, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, "", envelope)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, s)
-	rcv.ScriptStatuses(503, 200)
+	rcv.Script(webhooktest.Statuses(503, 200)...)
 	for _, want := range []int{503, 200, 200} {
 		s, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, envelope)
 		require.NoError(t, err)
@@ -186,10 +189,11 @@ func TestReceiverScript(t *testing.T) {
 
 func TestReceiverDelayAndHang(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithReplies(
+	rcv := webhooktest.NewReceiver(t, nil)
+	rcv.Script(
 		webhooktest.Reply{Delay: 100 * time.Millisecond},
 		webhooktest.Reply{Hang: true},
-	))
+	)
 	start := time.Now()
 	s, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, "", envelope)
 	require.NoError(t, err)
@@ -209,7 +213,8 @@ func TestReceiverCloseCutsOffHangingRequests(t *testing.T) {
 	t.Parallel()
 	errc := make(chan error, 1)
 	t.Run("inner", func(t *testing.T) {
-		rcv := webhooktest.NewReceiver(t, webhooktest.WithReplies(webhooktest.Reply{Hang: true}))
+		rcv := webhooktest.NewReceiver(t, nil)
+		rcv.Script(webhooktest.Reply{Hang: true})
 		go func() {
 			resp, err := http.Post(rcv.URL, webhook.ContentTypeJSON, strings.NewReader("{}"))
 			if err == nil {
@@ -230,7 +235,9 @@ func TestReceiverCloseCutsOffHangingRequests(t *testing.T) {
 
 func TestWaitForFailsWithASummary(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret), webhooktest.WithStatuses(503))
+	rcv := webhooktest.NewReceiver(t, nil)
+	rcv.SetSecret(secret)
+	rcv.Script(webhooktest.Statuses(503)...)
 	_, _, err := post(t, http.DefaultClient, rcv.URL+"/a", webhook.ContentTypeJSON, secret, envelope)
 	require.NoError(t, err)
 	msg := failure(t, func(tb testing.TB) { rcv.WaitFor(tb, 2, 50*time.Millisecond) })
@@ -268,7 +275,8 @@ func (f *fatalTB) Fatalf(format string, args ...any) {
 
 func TestWaitForEvents(t *testing.T) {
 	t.Parallel()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithSecret(secret))
+	rcv := webhooktest.NewReceiver(t, nil)
+	rcv.SetSecret(secret)
 	generic := `{"event_time":"2026-01-24T09:42:59.000Z","event_type":"deal.won","current_context":{"organization_id":"o"},"data":null}`
 	for _, body := range []string{envelope, generic, envelope} {
 		_, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, body)
@@ -287,4 +295,19 @@ func TestWaitForEvents(t *testing.T) {
 		"  missing: contact.deleted, deal.won\n"+
 		"requests:\n  #1 POST / webhook-id=\"evt_1\" verified, answered 200")
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestReceiverConfigClock: a Receiver checks webhook-timestamp against
+// ReceiverConfig.Clock and records arrivals on it.
+func TestReceiverConfigClock(t *testing.T) {
+	t.Parallel()
+	clk := webhooktest.NewClock(time.Now().Add(time.Hour))
+	rcv := webhooktest.NewReceiver(t, &webhooktest.ReceiverConfig{Clock: clk})
+	rcv.SetSecret(secret)
+	_, _, err := post(t, http.DefaultClient, rcv.URL, webhook.ContentTypeJSON, secret, envelope)
+	require.NoError(t, err)
+	r := rcv.WaitFor(t, 1, time.Second)[0]
+	require.False(t, r.Verified)
+	require.ErrorIs(t, r.VerifyErr, webhook.ErrTimestampTooOld)
+	require.Equal(t, clk.Now(), r.Received)
 }

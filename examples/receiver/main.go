@@ -38,7 +38,7 @@ var secret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("receiver-examp
 
 // retention is how long a handled webhook-id is remembered: as long as
 // the sender may retry it (the default schedule ends after 24 hours).
-const retention = webhook.DefaultRetryMaxElapsedTime + time.Hour
+var retention = webhook.DefaultRetryPolicy().MaxElapsedTime + time.Hour
 
 // Receiver handles verified webhooks, each event once.
 type Receiver struct {
