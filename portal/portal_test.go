@@ -303,7 +303,9 @@ func TestSecurityHeaders(t *testing.T) {
 func TestFrameAncestorsFromConfig(t *testing.T) {
 	d := webhooktest.NewDispatcher(t, nil)
 	h := portal.NewHandler(d.Dispatcher, &portal.Config{
-		Authorize:      func(*http.Request) (manage.Access, error) { return manage.Access{OrganizationID: "o", Capabilities: manage.CanRead}, nil },
+		Authorize: func(*http.Request) (manage.Access, error) {
+			return manage.Access{OrganizationID: "o", Capabilities: manage.CanRead}, nil
+		},
 		FrameAncestors: []string{"'self'", "https://app.example.com"},
 		LogoURL:        "https://cdn.example.com/logo.svg",
 		AccentColor:    "#0a7d5a",
