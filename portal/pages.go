@@ -60,13 +60,12 @@ func successRate(st *webhook.Stats) string {
 	return strconv.FormatFloat(100*float64(st.Attempts-st.Failures)/float64(st.Attempts), 'f', 0, 64) + "%"
 }
 
+// windowText names the stats window: "24 h", "7 days".
 func windowText(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		n := int(d / (24 * time.Hour))
-		return strconv.Itoa(n) + " " + plural(n, "day", "days")
+	if d >= 72*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + " days"
 	}
-	n := int(d / time.Hour)
-	return strconv.Itoa(n) + " " + plural(n, "hour", "hours")
+	return strconv.Itoa(int(d/time.Hour)) + " h"
 }
 
 func (h *handler) eventTypes(w http.ResponseWriter, r *http.Request, acc manage.Access) error {
