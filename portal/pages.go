@@ -252,7 +252,7 @@ func (h *handler) revealSecret(w http.ResponseWriter, r *http.Request, acc manag
 	if err != nil {
 		return err
 	}
-	h.audit(acc, manage.Change{Action: manage.ActionRevealSecret, SubscriptionID: sub.ID, Before: sub, After: sub})
+	h.audit(acc, manage.Change{Action: manage.ActionRevealSecret, SubscriptionID: sub.ID})
 	p := h.newPage(&acc, "Signing secret", "endpoints")
 	p.Data = secretPage{Sub: sub, Secret: sub.Secret, Reason: "revealed"}
 	h.render(w, http.StatusOK, "secret", p)

@@ -342,6 +342,8 @@ func TestPortalFlow(t *testing.T) {
 	sub := h.onlySub(t, "org_a")
 	secret := runTab(b, chromedp.Value(chromedp.CSS("#secret")))
 	require.Equal(t, sub.Secret, secret, "the secret is shown right after create")
+	require.True(t, runTab(b, chromedp.Evaluate[bool](`document.querySelector("button[data-copy]").hidden === false`)),
+		"with JavaScript a copy button appears")
 	require.Equal(t, []string{"contact.created", "sale.changed"}, sub.Events)
 	require.Equal(t, map[string]string{"X-Team": "sales"}, sub.Headers)
 	b.check("endpoint-created", false)
@@ -533,4 +535,42 @@ func TestCrossSitePostIsRefused(t *testing.T) {
 	got, err = h.d.GetSubscription(context.Background(), "org_a", sub.ID)
 	require.NoError(t, err)
 	require.Equal(t, webhook.StateStopped, got.State)
+}
+
+// TestWorksWithoutJavaScript adds an endpoint, pauses it and rotates
+// its secret with scripts disabled, from the keyboard: the forms post
+// back, nothing needs JavaScript.
+func TestWorksWithoutJavaScript(t *testing.T) {
+	h := newHost(t)
+	b := newTab(t, h, "org_a")
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	b.open("/portal/")
+	// The first Tab reaches the skip link, which leads to the content.
+	b.do(chromedp.KeyEvent("\t"))
+	require.Equal(t, "Skip to content", runTab(b, chromedp.Evaluate[string](`document.activeElement.textContent`)))
+
+	require.Equal(t, http.StatusOK, b.load(chromedp.Focus(chromedp.CSS(`a[href="/portal/endpoints/new"]`)), chromedp.KeyEvent("\r")))
+	b.do(
+		chromedp.Focus(chromedp.CSS("#url")), chromedp.KeyEvent(h.rcv.URL+"/nojs"),
+		chromedp.Focus(chromedp.CSS(`input[value="contact.deleted"]`)), chromedp.KeyEvent(" "),
+	)
+	require.Equal(t, http.StatusCreated, b.load(chromedp.Focus(chromedp.CSS(`form.form button[type="submit"]`)), chromedp.KeyEvent("\r")))
+	sub := h.onlySub(t, "org_a")
+	require.Equal(t, []string{"contact.deleted"}, sub.Events)
+	require.False(t, runTab(b, chromedp.Evaluate[bool](`document.querySelector("button[data-copy]").hidden === false`)),
+		"without JavaScript the copy button stays hidden")
+
+	b.open("/portal/endpoints/" + sub.ID)
+	require.Equal(t, http.StatusOK, b.load(chromedp.Focus(chromedp.CSS(`form[action$="/pause"] button`)), chromedp.KeyEvent("\r")))
+	require.Contains(t, b.text("h1 .badge"), "Stopped")
+	require.Equal(t, http.StatusOK, b.load(chromedp.Focus(chromedp.CSS(`form[action$="/rotate"] button`)), chromedp.KeyEvent("\r")))
+	got, err := h.d.GetSubscription(context.Background(), "org_a", sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, webhook.StateStopped, got.State)
+	require.Equal(t, got.Secret, runTab(b, chromedp.Value(chromedp.CSS("#secret"))))
+	require.NotEqual(t, sub.Secret, got.Secret)
+	require.Empty(t, b.consoleErrors(false))
 }
