@@ -508,3 +508,29 @@ func TestPrefixRedirectAndAssets(t *testing.T) {
 	}
 	require.Equal(t, http.StatusNotFound, b.do(t, "", "GET", "/assets/", nil).status)
 }
+
+func TestBulkRetryKeepsTheTimeRangeOfTheFilter(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	s := b.create(t, "org_a", "hook", "contact.created")
+	b.rcv.ScriptStatuses(500)
+	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a"})
+	require.NoError(t, err)
+	b.d.AdvanceUntilIdle(t)
+	b.d.Advance(t, 2*time.Hour)
+	from := b.d.Clock.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04")
+	_, err = b.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a"})
+	require.NoError(t, err)
+	b.d.AdvanceUntilIdle(t)
+
+	page := b.do(t, "org_a", "GET", "/endpoints/"+s.ID+"?from="+from, nil)
+	require.Contains(t, page.body, `<input type="hidden" name="from" value="`+from+`">`)
+	require.Contains(t, b.do(t, "org_a", "GET", "/endpoints/"+s.ID+"/retry", nil).body, `<strong id="retry-count">2</strong>`)
+	preview := b.do(t, "org_a", "GET", "/endpoints/"+s.ID+"/retry?event=&from="+from, nil)
+	require.Contains(t, preview.body, `<strong id="retry-count">1</strong>`)
+	r := b.do(t, "org_a", "POST", "/endpoints/"+s.ID+"/retry", url.Values{"from": {from}})
+	require.Equal(t, prefix+"/endpoints/"+s.ID+"?done=retried&n=1", r.header.Get("Location"))
+	bad := b.do(t, "org_a", "POST", "/endpoints/"+s.ID+"/retry", url.Values{"from": {"soon"}})
+	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
+	require.Contains(t, bad.body, "is not a date")
+}
