@@ -50,8 +50,10 @@ type Config struct {
 	// then allows for images. Optional.
 	LogoURL string
 	// AccentColor colours links, buttons and focus rings: a CSS hex
-	// colour ("#0a7", "#00aa77") or a CSS colour name ("teal"). Defaults
-	// to DefaultAccentColor.
+	// colour ("#0a7", "#00aa77") or a CSS colour name ("teal"). Buttons
+	// carry white text on it, so pick a colour dark enough for it (a
+	// contrast of 4.5:1; dark mode lightens links by itself). Defaults to
+	// DefaultAccentColor.
 	AccentColor string
 	// FrameAncestors lists the origins allowed to show the portal in a
 	// frame, as the Content-Security-Policy frame-ancestors directive

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -533,4 +534,42 @@ func TestBulkRetryKeepsTheTimeRangeOfTheFilter(t *testing.T) {
 	bad := b.do(t, "org_a", "POST", "/endpoints/"+s.ID+"/retry", url.Values{"from": {"soon"}})
 	require.Equal(t, http.StatusUnprocessableEntity, bad.status)
 	require.Contains(t, bad.body, "is not a date")
+}
+
+func TestEndpointsAndDeliveriesArePaged(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	for i := range 30 {
+		require.NoError(t, b.d.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "org_a",
+			Name: "hook-" + strconv.Itoa(100+i), URL: b.rcv.URL, Events: []string{"contact.created"}}))
+	}
+	first := b.do(t, "org_a", "GET", "/", nil)
+	require.Equal(t, 25, strings.Count(first.body, `class="strong"`))
+	next := regexp.MustCompile(`href="([^"]+)">Next page`).FindStringSubmatch(first.body)
+	require.NotNil(t, next)
+	link := strings.TrimPrefix(html.UnescapeString(next[1]), prefix)
+	second := b.do(t, "org_a", "GET", link, nil)
+	require.Equal(t, http.StatusOK, second.status)
+	require.Equal(t, 5, strings.Count(second.body, `class="strong"`))
+	require.NotContains(t, second.body, "Next page")
+	require.Equal(t, http.StatusBadRequest, b.do(t, "org_a", "GET", "/?cursor=garbage", nil).status)
+
+	subs, _, err := b.d.ListSubscriptions(ctx, "org_a", webhook.Page{Limit: 1})
+	require.NoError(t, err)
+	for range 27 {
+		_, err := b.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a"})
+		require.NoError(t, err)
+	}
+	_, err = b.d.SendTest(ctx, "org_a", subs[0].ID, "sale.changed")
+	require.NoError(t, err)
+	b.d.WaitIdle(t)
+	page := b.do(t, "org_a", "GET", "/endpoints/"+subs[0].ID+"?state=delivered", nil)
+	require.Equal(t, 25, strings.Count(page.body, `href="/settings/webhooks/deliveries/`))
+	require.Contains(t, page.body, `sale.changed</a> <span class="badge off">test</span>`, "newest first, the test event marked")
+	older := regexp.MustCompile(`href="([^"]+)">Older deliveries`).FindStringSubmatch(page.body)
+	require.NotNil(t, older)
+	link = strings.TrimPrefix(html.UnescapeString(older[1]), prefix)
+	require.Contains(t, link, "state=delivered", "the filter is kept")
+	rest := b.do(t, "org_a", "GET", link, nil)
+	require.Equal(t, 3, strings.Count(rest.body, `href="/settings/webhooks/deliveries/`))
 }

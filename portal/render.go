@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relayhook/webhook"
@@ -99,6 +100,7 @@ var funcs = template.FuncMap{
 	"stateClass": stateClass,
 	"plural":     plural,
 	"int":        func(n int64) int { return int(n) },
+	"isTest":     func(eventID string) bool { return strings.HasPrefix(eventID, webhook.TestEventIDPrefix) },
 }
 
 // prettyJSON indents JSON for reading; anything else is returned as is.

@@ -39,8 +39,15 @@ var (
 	noBrowser  string // why the tests skip, when they do
 )
 
-// screenshotDir is where every run writes its screenshots (git-ignored).
+// screenshotDir is where every run writes its screenshots (git-ignored),
+// emptied first.
 const screenshotDir = "screenshots"
+
+// The viewports: a desktop window and a phone.
+const (
+	desktopWidth, desktopHeight = 1280, 900
+	phoneWidth, phoneHeight     = 390, 844
+)
 
 // findBrowser returns the Chromium to drive: RELAYHOOK_CHROME, else
 // Debian's chromium on the PATH.
@@ -72,7 +79,7 @@ func run(m *testing.M) int {
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
-		chromedp.WindowSize(1280, 900),
+		chromedp.WindowSize(desktopWidth, desktopHeight),
 		chromedp.Flag("disable-gpu", true),
 		chromedp.Flag("hide-scrollbars", true),
 	)
@@ -88,6 +95,10 @@ func run(m *testing.M) int {
 		return 1
 	}
 	browserCtx = ctx
+	if err := os.RemoveAll(screenshotDir); err != nil {
+		fmt.Fprintln(os.Stderr, "browsertest:", err)
+		return 1
+	}
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, "browsertest:", err)
 		return 1
@@ -146,6 +157,8 @@ type tab struct {
 	ctx  context.Context
 	host *host
 
+	width int64 // the viewport's width between checks
+
 	mu       sync.Mutex
 	messages []chromedp.ConsoleMessage
 	shots    int
@@ -160,7 +173,7 @@ func newTab(t *testing.T, h *host, org string) *tab {
 	}
 	ctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	tb := &tab{t: t, ctx: ctx, host: h}
+	tb := &tab{t: t, ctx: ctx, host: h, width: desktopWidth}
 	messages := chromedp.Console(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -293,6 +306,12 @@ func (tb *tab) check(name string, expectError bool) {
 		require.NoError(tb.t, os.WriteFile(file, png, 0o644))
 	}
 	tb.do(scheme("light"))
+	// Usable at phone width: nothing makes the page scroll sideways
+	// (wide tables scroll inside their own region).
+	tb.do(chromedp.EmulateViewport(phoneWidth, phoneHeight))
+	require.True(tb.t, runTab(tb, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)),
+		"%s scrolls sideways at phone width", name)
+	tb.do(chromedp.EmulateViewport(tb.width, desktopHeight))
 	require.Empty(tb.t, tb.consoleErrors(expectError), "console errors on %s", name)
 }
 
@@ -439,12 +458,13 @@ func TestPortalFlow(t *testing.T) {
 	require.True(t, runTab(b, chromedp.Evaluate[bool](`document.querySelector('input[value="sale.changed"]').checked`)))
 	b.check("edit-endpoint", false)
 
-	// At phone width nothing overflows sideways.
+	// A screenshot at phone width (check tries every page at it).
 	b.open("/portal/endpoints/" + sub.ID)
-	b.do(chromedp.EmulateViewport(390, 844))
-	require.True(t, runTab(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`)), "the page scrolls sideways at phone width")
+	b.width = phoneWidth
+	b.do(chromedp.EmulateViewport(phoneWidth, phoneHeight))
 	b.check("endpoint-phone", false)
-	b.do(chromedp.EmulateViewport(1280, 900))
+	b.width = desktopWidth
+	b.do(chromedp.EmulateViewport(desktopWidth, desktopHeight))
 
 	// The list, the catalog, the delete confirmation, and the delete.
 	b.open("/portal/")
