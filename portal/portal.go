@@ -354,7 +354,11 @@ func (h *handler) audit(acc manage.Access, c manage.Change) {
 	if h.cfg.Audit == nil {
 		return
 	}
+	// The dispatcher's clock stamped what it wrote; otherwise, now.
 	c.At = time.Now().UTC()
+	if c.After != nil && !c.After.UpdatedAt.IsZero() {
+		c.At = c.After.UpdatedAt
+	}
 	c.OrganizationID, c.Actor = acc.OrganizationID, acc.Actor
 	c.Before, c.After = manage.Redacted(c.Before), manage.Redacted(c.After)
 	h.cfg.Audit(c)
