@@ -451,6 +451,12 @@ func TestPortalFlow(t *testing.T) {
 	require.Equal(t, got.Secret, rotated)
 	require.Contains(t, b.text("main"), "previous secret keeps signing")
 	b.check("secret-rotated", false)
+	// Revealed again later (this login has the capability).
+	b.open("/portal/endpoints/" + sub.ID)
+	require.NotContains(t, runTab(b, chromedp.OuterHTML(chromedp.CSS("html"))), rotated)
+	require.Equal(t, http.StatusOK, b.click(`form[action$="/reveal"] button`))
+	require.Equal(t, rotated, runTab(b, chromedp.Value(chromedp.CSS("#secret"))))
+	b.check("secret-revealed", false)
 
 	// Edit: the form is filled from the endpoint.
 	b.open("/portal/endpoints/" + sub.ID + "/edit")
