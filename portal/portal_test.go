@@ -576,3 +576,35 @@ func TestEndpointsAndDeliveriesArePaged(t *testing.T) {
 	rest := b.do(t, "org_a", "GET", link, nil)
 	require.Equal(t, 3, strings.Count(rest.body, `href="/settings/webhooks/deliveries/`))
 }
+
+func TestWithoutACatalog(t *testing.T) {
+	d := webhooktest.NewDispatcher(t, nil)
+	rcv := d.NewReceiver(t)
+	h := portal.NewHandler(d.Dispatcher, &portal.Config{Authorize: func(*http.Request) (manage.Access, error) {
+		return manage.Access{OrganizationID: "o", Capabilities: manage.CanRead | manage.CanManage}, nil
+	}})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(path string) string {
+		res, err := http.Get(srv.URL + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, path)
+		return string(body)
+	}
+	form := get("/endpoints/new")
+	require.Contains(t, form, `<label for="patterns">Event types`)
+	require.NotContains(t, form, `type="checkbox"`)
+	res, err := http.PostForm(srv.URL+"/endpoints", url.Values{"url": {rcv.URL}, "patterns": {"contact.*, sale.changed"}})
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	subs, _, err := d.ListSubscriptions(context.Background(), "o", webhook.Page{})
+	require.NoError(t, err)
+	require.Equal(t, []string{"contact.*", "sale.changed"}, subs[0].Events)
+	require.NotContains(t, get("/endpoints/"+subs[0].ID), "Send a test event")
+	require.Contains(t, get("/event-types"), "No event types are listed")
+	require.Contains(t, get("/endpoints/"+subs[0].ID+"/edit"), `value="contact.*, sale.changed"`)
+}
