@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite with the race detector: the core module and the
 # pgstore module, against a throwaway PostgreSQL server started here (unless
-# RELAYHOOK_PG_URL already names one) and stopped at the end.
+# RELAYHOOK_PG_URL already names one) and stopped at the end; then the
+# portal's browser tests in headless Chromium, installed through apt-get
+# when missing (under CI a missing browser fails the run, elsewhere those
+# tests skip with a message).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +20,14 @@ go test -race -count=1 ./...
 # The two-dispatcher proof at full size (10,000 events to 10 subscriptions)
 # is too slow under the race detector, which runs it at a tenth of that.
 (cd pgstore && go test -count=1 -run '^TestProofTwoDispatchersDeliverEverythingOnce$' .)
+
+# The portal in a real browser: one Chromium for the whole test binary.
+# Screenshots land in portal/browsertest/screenshots (git-ignored).
+if ! bash scripts/chromium.sh; then
+	if [ "${CI:-}" = true ]; then
+		echo "test.sh: the portal's browser tests need Chromium, which could not be installed" >&2
+		exit 1
+	fi
+	echo "test.sh: no Chromium: the portal's browser tests will skip" >&2
+fi
+(cd portal/browsertest && go test -race -count=1 ./...)
