@@ -37,7 +37,7 @@ func TestPortalOnPostgres(t *testing.T) {
 		defer cancel()
 		require.NoError(t, d.Close(cctx))
 	})
-	rcv := webhooktest.NewReceiver(t)
+	rcv := webhooktest.NewReceiver(t, nil)
 	srv := httptest.NewServer(portal.NewHandler(d, &portal.Config{Authorize: func(r *http.Request) (manage.Access, error) {
 		return manage.Access{OrganizationID: r.Header.Get("X-Org"), Capabilities: manage.CanRead | manage.CanManage}, nil
 	}}))
@@ -70,7 +70,7 @@ func TestPortalOnPostgres(t *testing.T) {
 	require.Len(t, subs, 1)
 	sub := subs[0]
 
-	rcv.ScriptStatuses(500)
+	rcv.Script(webhooktest.Statuses(500)...)
 	_, err = d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a"})
 	require.NoError(t, err)
 	var dl *webhook.Delivery
@@ -98,7 +98,7 @@ func TestPortalOnPostgres(t *testing.T) {
 	status, _ = send("org_b", "POST", "/endpoints/"+sub.ID+"/pause", url.Values{})
 	require.Equal(t, http.StatusNotFound, status)
 
-	rcv.ScriptStatuses()
+	rcv.Script()
 	status, _ = send("org_a", "POST", "/endpoints/"+sub.ID+"/retry", url.Values{})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Eventually(t, func() bool {

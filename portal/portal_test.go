@@ -50,7 +50,7 @@ func setup(t *testing.T) *bundle {
 	t.Helper()
 	b := &bundle{}
 	b.d = webhooktest.NewDispatcher(t, &webhook.Config{EventTypes: catalog})
-	b.rcv = b.d.NewReceiver(t)
+	b.rcv = b.d.NewReceiver(t, nil)
 	h := portal.NewHandler(b.d.Dispatcher, &portal.Config{
 		Prefix: prefix,
 		Title:  "Acme <CRM>",
@@ -367,7 +367,7 @@ func TestDeliveriesAttemptsRedeliverAndBulkRetry(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	s := b.create(t, "org_a", "hook", "contact.created", "sale.changed")
-	b.rcv.ScriptStatuses(500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500)
+	b.rcv.Script(webhooktest.Statuses(500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500, 500)...)
 	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a", Data: json.RawMessage(`{"id":1,"name":"<b>Ada</b>"}`)})
 	require.NoError(t, err)
 	_, err = b.d.Dispatch(ctx, webhook.Event{Type: "sale.changed", OrganizationID: "org_a", Data: json.RawMessage(`{"id":2}`)})
@@ -402,7 +402,7 @@ func TestDeliveriesAttemptsRedeliverAndBulkRetry(t *testing.T) {
 	one := b.do(t, "org_a", "GET", "/endpoints/"+s.ID+"/retry?event=sale.changed", nil)
 	require.Contains(t, one.body, `<strong id="retry-count">1</strong>`)
 
-	b.rcv.ScriptStatuses()
+	b.rcv.Script()
 	r := b.do(t, "org_a", "POST", "/deliveries/"+dls[0].ID+"/redeliver", url.Values{})
 	require.Equal(t, http.StatusSeeOther, r.status)
 	require.Equal(t, prefix+"/deliveries/"+dls[0].ID+"?done=redelivered", r.header.Get("Location"))
@@ -517,7 +517,7 @@ func TestBulkRetryKeepsTheTimeRangeOfTheFilter(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	s := b.create(t, "org_a", "hook", "contact.created")
-	b.rcv.ScriptStatuses(500)
+	b.rcv.Script(webhooktest.Statuses(500)...)
 	_, err := b.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_a"})
 	require.NoError(t, err)
 	b.d.AdvanceUntilIdle(t)
@@ -579,7 +579,7 @@ func TestEndpointsAndDeliveriesArePaged(t *testing.T) {
 
 func TestWithoutACatalog(t *testing.T) {
 	d := webhooktest.NewDispatcher(t, nil)
-	rcv := d.NewReceiver(t)
+	rcv := d.NewReceiver(t, nil)
 	h := portal.NewHandler(d.Dispatcher, &portal.Config{Authorize: func(*http.Request) (manage.Access, error) {
 		return manage.Access{OrganizationID: "o", Capabilities: manage.CanRead | manage.CanManage}, nil
 	}})

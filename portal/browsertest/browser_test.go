@@ -127,7 +127,7 @@ func newHost(t *testing.T) *host {
 		EventTypes: catalog,
 		Retry:      &webhook.ExponentialRetry{RandomizationFactor: -1, MaxAttempts: 3},
 	})
-	h.rcv = h.d.NewReceiver(t)
+	h.rcv = h.d.NewReceiver(t, nil)
 	mux := http.NewServeMux()
 	mux.Handle("/portal/", portal.NewHandler(h.d.Dispatcher, &portal.Config{
 		Prefix: "/portal",
@@ -386,7 +386,7 @@ func TestPortalFlow(t *testing.T) {
 	b.check("delivery", false)
 
 	// Make one fail, then redeliver it once the endpoint is fixed.
-	h.rcv.ScriptStatuses(500)
+	h.rcv.Script(webhooktest.Statuses(500)...)
 	h.dispatch(t, "org_a", "sale.changed")
 	h.d.AdvanceUntilIdle(t)
 	b.open("/portal/endpoints/" + sub.ID + "?state=dead")
@@ -398,7 +398,7 @@ func TestPortalFlow(t *testing.T) {
 	require.Contains(t, b.text(".attempts"), "HTTP 500")
 	require.Contains(t, b.text(".attempts"), "Attempt 3")
 	b.check("delivery-failed", false)
-	h.rcv.ScriptStatuses()
+	h.rcv.Script()
 	require.Equal(t, http.StatusOK, b.click(`form[action$="/redeliver"] button`))
 	require.Contains(t, b.text(".notice"), "Delivery queued again.")
 	h.d.WaitIdle(t)
@@ -407,11 +407,11 @@ func TestPortalFlow(t *testing.T) {
 	require.Contains(t, b.text(".attempts"), "Attempt 4 (by hand)")
 
 	// Bulk retry: two failures, counted before confirming.
-	h.rcv.ScriptStatuses(500)
+	h.rcv.Script(webhooktest.Statuses(500)...)
 	h.dispatch(t, "org_a", "contact.created")
 	h.dispatch(t, "org_a", "sale.changed")
 	h.d.AdvanceUntilIdle(t)
-	h.rcv.ScriptStatuses()
+	h.rcv.Script()
 	b.open("/portal/endpoints/" + sub.ID)
 	require.Equal(t, http.StatusOK, b.click(`form[action$="/retry"] button`))
 	require.Equal(t, "2", b.text("#retry-count"))
