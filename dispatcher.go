@@ -126,13 +126,25 @@ type Config struct {
 	PollInterval time.Duration
 	// Retention is how long events are kept (with their finished
 	// deliveries and attempts) after their Timestamp; the dispatcher
-	// prunes older ones hourly, never one with a pending delivery. It is
+	// prunes older ones every PruneInterval, never one with a pending
+	// delivery. It is
 	// also the window of idempotent dispatch and of Replay: an event
 	// dispatched again after it was pruned is a new event. Hosts that
 	// dispatch events with old Timestamps (a backfill) should raise it or
 	// set it negative. Defaults to DefaultRetention; negative keeps events
 	// forever.
 	Retention time.Duration
+	// PruneInterval is how often the dispatcher deletes the events past
+	// Retention (at Start, then every PruneInterval). Each round deletes
+	// everything past Retention, PruneBatch events per Store.Prune call,
+	// so the store holds about Retention's worth of events plus one
+	// interval's. Defaults to DefaultPruneInterval.
+	PruneInterval time.Duration
+	// PruneBatch is the most events one Store.Prune call deletes (with
+	// their deliveries and attempts): what the store's lock, or
+	// pgstore's transaction, is held for at a time. Defaults to
+	// DefaultPruneBatch.
+	PruneBatch int
 	// UserAgent is sent with every request. Defaults to DefaultUserAgent.
 	UserAgent string
 
@@ -278,6 +290,10 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		return nil, bad("MaxResponseHeaderBytes", "is negative")
 	case c.SecretGracePeriod < 0:
 		return nil, bad("SecretGracePeriod", "is negative")
+	case c.PruneInterval < 0:
+		return nil, bad("PruneInterval", "is negative")
+	case c.PruneBatch < 0:
+		return nil, bad("PruneBatch", "is negative")
 	}
 	if err := c.Limits.check(); err != nil {
 		return nil, err
@@ -306,6 +322,8 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	}
 	c.PollInterval = orDefault(c.PollInterval, DefaultPollInterval)
 	c.Retention = orDefault(c.Retention, DefaultRetention)
+	c.PruneInterval = orDefault(c.PruneInterval, DefaultPruneInterval)
+	c.PruneBatch = orDefault(c.PruneBatch, DefaultPruneBatch)
 	c.FailureThreshold = orDefault(c.FailureThreshold, DefaultFailureThreshold)
 	c.UserAgent = orDefault(c.UserAgent, DefaultUserAgent)
 	c.Limits = c.Limits.withDefaults()
@@ -1012,29 +1030,9 @@ func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, f
 	}
 }
 
-// pruner deletes events older than the retention, hourly.
+// pruner deletes events older than the retention, as pruning.go's
+// policy says.
 func (d *Dispatcher) pruner() {
 	defer d.wg.Done()
-	for {
-		cutoff := d.clock.Now().Add(-d.cfg.Retention)
-		for {
-			n, err := d.store.Prune(d.runCtx, cutoff, 1000)
-			if err != nil {
-				if d.runCtx.Err() == nil {
-					d.log.Warn("webhook: pruning old events", "err", err)
-				}
-				break
-			}
-			if n < 1000 {
-				break
-			}
-		}
-		t := d.clock.NewTimer(time.Hour)
-		select {
-		case <-d.stop:
-			t.Stop()
-			return
-		case <-t.C():
-		}
-	}
+	d.pruneLoop()
 }
