@@ -77,12 +77,27 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 		clear(kept)
 		s.kept = kept[:0]
 	}()
+	need := int64(n) * dlvCost
+	for _, d := range create {
+		need += int64(len(d.ID))
+	}
+	if e == nil {
+		need += eventBytes(ev)
+	}
+	if n > 0 || e == nil {
+		if err := s.makeRoom(e, need); err != nil {
+			return 0, err
+		}
+	}
+	s.held += need
+	s.nDlvs += int64(n)
 
 	if e == nil {
 		e = &eventEntry{ev: *ev, ts: nanos(ev.Timestamp), idx: -1}
 		e.ev.Data = bytes.Clone(ev.Data)
 		o.events[ev.ID] = e
 		o.eventList.insert(e)
+		s.nEvents++
 		if n == 0 {
 			s.prunable.push(e)
 		}
@@ -113,6 +128,7 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 			where:   inPending,
 		}
 		o.dlvs.insert(d)
+		s.indexAdd(d)
 		e.dlvs = append(e.dlvs, d)
 		ss.stats.pending++
 		ss.pending.push(d)
@@ -206,18 +222,31 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 		return (f.Type == "" || e.ev.Type == f.Type) &&
 			(f.From.IsZero() || e.ts >= from) && (f.To.IsZero() || e.ts < to)
 	}
+	// The events are walked in ID order, scanStep at a time with the
+	// lock held, so that a sparse match never holds the lock for long.
+	p := pager[*eventEntry]{limit: limit, keep: keep, key: eventID}
 	s.mu.Lock()
-	var got []*eventEntry
-	next := ""
 	if o := s.orgs[f.OrganizationID]; o != nil {
-		got, next = o.eventList.page(after, limit, desc, keep)
+		for from := after; ; {
+			last, more := o.eventList.walk(from, desc, scanStep, p.visit)
+			if !more {
+				break
+			}
+			from = last
+			s.mu.Unlock()
+			if err := ctx.Err(); err != nil {
+				return nil, "", err
+			}
+			s.mu.Lock()
+		}
 	}
 	s.mu.Unlock()
-	out := make([]*webhook.Event, len(got))
-	for i, e := range got {
+	// An event is never modified, so it can be copied outside the lock.
+	out := make([]*webhook.Event, len(p.out))
+	for i, e := range p.out {
 		out[i] = cloneEvent(&e.ev)
 	}
-	return out, encodeCursor(next, eventsCursor, desc), nil
+	return out, encodeCursor(p.next, eventsCursor, desc), nil
 }
 
 // Prune deletes up to limit events whose Timestamp is before the cutoff
@@ -237,24 +266,34 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	s.cutHour = max(s.cutHour, cutHour)
 	n := 0
 	for n < limit && s.prunable.len() > 0 && s.prunable.top().ts < cutoff {
-		e := s.prunable.pop()
-		o := s.orgs[e.ev.OrganizationID]
-		delete(o.events, e.ev.ID)
-		o.eventList.remove(e, same)
-		for _, d := range e.dlvs {
-			ss := d.sub
-			s.setLease(d, 0)
-			o.dlvs.remove(d, same)
-			if ss.cur != nil { // a deleted subscription's Stats are gone
-				ss.stats.countState(d.state, -1)
-				ss.stats.trimHours(s.cutHour)
-			}
-			d.state, d.hist = stateRemoved, nil
-		}
-		e.dlvs = nil
+		s.dropEvent(s.prunable.pop())
 		n++
 	}
 	return n, nil
+}
+
+// dropEvent deletes e, which has no pending delivery and has been taken
+// out of the prune queue, with its deliveries and their attempts, and
+// takes them out of their subscriptions' counts by state.
+func (s *Store) dropEvent(e *eventEntry) {
+	o := s.orgs[e.ev.OrganizationID]
+	delete(o.events, e.ev.ID)
+	o.eventList.remove(e, same)
+	s.held -= eventBytes(&e.ev)
+	s.nEvents--
+	for _, d := range e.dlvs {
+		ss := d.sub
+		s.setLease(d, 0)
+		o.dlvs.remove(d, same)
+		s.indexRemove(d)
+		s.release(d)
+		if ss.cur != nil { // a deleted subscription's Stats are gone
+			ss.stats.countState(d.state, -1)
+			ss.stats.trimHours(s.cutHour)
+		}
+		d.state, d.hist = stateRemoved, nil
+	}
+	e.dlvs = nil
 }
 
 func same[T comparable](a, b T) bool { return a == b }

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"math"
 	"slices"
 	"strings"
 )
@@ -32,8 +33,22 @@ func newSortedList[T any](key func(T) string) sortedList[T] {
 func (l *sortedList[T]) len() int { return l.n }
 
 // chunkFor returns the index of the first chunk whose last key is k or
-// more: the one that holds k or would. It is len(l.chunks) if none.
+// more: the one that holds k or would. It is len(l.chunks) if none. Keys
+// at either end, the usual ones (new IDs, and the oldest, which Prune
+// removes), are found without a binary search over the chunks.
 func (l *sortedList[T]) chunkFor(k string) int {
+	n := len(l.chunks)
+	switch {
+	case n == 0:
+		return 0
+	case k <= l.key(l.chunks[0][len(l.chunks[0])-1]):
+		return 0
+	case n > 1 && k > l.key(l.chunks[n-2][len(l.chunks[n-2])-1]):
+		if k <= l.key(l.chunks[n-1][len(l.chunks[n-1])-1]) {
+			return n - 1
+		}
+		return n
+	}
 	i, _ := slices.BinarySearchFunc(l.chunks, k, func(c []T, k string) int {
 		return strings.Compare(l.key(c[len(c)-1]), k)
 	})
@@ -137,28 +152,59 @@ func (l *sortedList[T]) page(cursor string, limit int, desc bool, keep func(T) b
 	return pageChunks(l.chunks, l.key, cursor, limit, desc, keep)
 }
 
+// walk is walkChunks of the list.
+func (l *sortedList[T]) walk(from string, desc bool, budget int, visit func(T) bool) (string, bool) {
+	return walkChunks(l.chunks, l.key, from, desc, budget, visit)
+}
+
 // pageChunks is sortedList.page of the records in chunks, each sorted by
 // key, all of chunks[i] before chunks[i+1]; a chunk may be empty.
 func pageChunks[T any](chunks [][]T, key func(T) string, cursor string, limit int, desc bool, keep func(T) bool) ([]T, string) {
-	var out []T
-	add := func(x T) bool {
-		if !keep(x) {
-			return true
-		}
-		if len(out) == limit {
-			return false
-		}
-		out = append(out, x)
+	var p pager[T]
+	p.limit, p.keep, p.key = limit, keep, key
+	walkChunks(chunks, key, cursor, desc, math.MaxInt, p.visit)
+	return p.out, p.next
+}
+
+// pager gathers a page of records as walkChunks visits them: up to limit
+// of those that keep keeps, and in next the key of the last of them once
+// one more is met.
+type pager[T any] struct {
+	limit int
+	keep  func(T) bool
+	key   func(T) string
+	out   []T
+	next  string
+}
+
+func (p *pager[T]) visit(x T) bool {
+	if !p.keep(x) {
 		return true
 	}
+	if len(p.out) == p.limit {
+		p.next = p.key(p.out[len(p.out)-1])
+		return false
+	}
+	p.out = append(p.out, x)
+	return true
+}
+
+// walkChunks calls visit with the records in chunks (each sorted by key,
+// all of chunks[i] before chunks[i+1]; a chunk may be empty) after the key
+// from in ascending order (before it in descending order when desc), from
+// the first (last) when from is empty, until visit returns false or it
+// has visited budget records. It returns the key of the last record
+// visited, and more = true when it stopped for the budget: a walk from
+// that key goes on where it stopped.
+func walkChunks[T any](chunks [][]T, key func(T) string, from string, desc bool, budget int, visit func(T) bool) (last string, more bool) {
 	cmp := func(x T, k string) int { return strings.Compare(key(x), k) }
-	// ci, i is where the walk starts: the first record after the cursor
+	// ci, i is where the walk starts: the first record after from
 	// (ascending), or the one after the last record before it
 	// (descending).
 	ci, i := 0, 0
 	switch {
-	case cursor != "":
-		ci, _ = slices.BinarySearchFunc(chunks, cursor, func(c []T, k string) int {
+	case from != "":
+		ci, _ = slices.BinarySearchFunc(chunks, from, func(c []T, k string) int {
 			if len(c) == 0 {
 				return -1
 			}
@@ -166,7 +212,7 @@ func pageChunks[T any](chunks [][]T, key func(T) string, cursor string, limit in
 		})
 		if ci < len(chunks) {
 			var found bool
-			i, found = slices.BinarySearchFunc(chunks[ci], cursor, cmp)
+			i, found = slices.BinarySearchFunc(chunks[ci], from, cmp)
 			if found && !desc {
 				i++
 			}
@@ -174,28 +220,39 @@ func pageChunks[T any](chunks [][]T, key func(T) string, cursor string, limit in
 	case desc:
 		ci = len(chunks)
 	}
+	n := 0
 	if !desc {
 		for ; ci < len(chunks); ci, i = ci+1, 0 {
 			for _, x := range chunks[ci][i:] {
-				if !add(x) {
-					return out, key(out[len(out)-1])
+				if n == budget {
+					return last, true
+				}
+				n++
+				last = key(x)
+				if !visit(x) {
+					return last, false
 				}
 			}
 		}
-		return out, ""
+		return last, false
 	}
 	// Descending: chunks[ci][:i] and the chunks before ci.
 	for {
 		if ci < len(chunks) {
 			c := chunks[ci]
 			for j := i - 1; j >= 0; j-- {
-				if !add(c[j]) {
-					return out, key(out[len(out)-1])
+				if n == budget {
+					return last, true
+				}
+				n++
+				last = key(c[j])
+				if !visit(c[j]) {
+					return last, false
 				}
 			}
 		}
 		if ci == 0 {
-			return out, ""
+			return last, false
 		}
 		ci--
 		i = len(chunks[ci])

@@ -58,6 +58,21 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 				if !slices.Equal(got, exp) || gotNext != expNext {
 					t.Fatalf("seed %d step %d: page(%q, %d, %v) differs", seed, step, cursor, limit, desc)
 				}
+				// Walking in steps of a small budget, each from where the
+				// last stopped, pages alike.
+				var p pager[*string]
+				p.limit, p.keep, p.key = limit, keep, func(s *string) string { return *s }
+				budget := 1 + rng.IntN(40)
+				for from := cursor; ; {
+					last, more := l.walk(from, desc, budget, p.visit)
+					if !more {
+						break
+					}
+					from = last
+				}
+				if !slices.Equal(p.out, exp) || p.next != expNext {
+					t.Fatalf("seed %d step %d: walk in steps of %d (%q, %d, %v) differs", seed, step, budget, cursor, limit, desc)
+				}
 				// A plain slice pages alike.
 				got, gotNext = page(want, func(s *string) string { return *s }, cursor, limit, desc, keep)
 				if !slices.Equal(got, exp) || gotNext != expNext {

@@ -109,15 +109,26 @@ type Store struct {
 	// notify is closed and cleared when deliveries may have become
 	// claimable; Wake makes a new one when there is none.
 	notify chan struct{}
+
+	// What Usage reports: held is in bytes (see usage.go), maxBytes is
+	// Config.MaxBytes (-1 for none).
+	held, maxBytes           int64
+	nEvents, nDlvs, nPending int64
+	dropped                  int64
 }
 
-// New returns an empty Store.
-func New() *Store {
+// New returns an empty Store with the default Config.
+func New() *Store { return NewWithConfig(nil) }
+
+// NewWithConfig returns an empty Store configured by cfg; nil gives the
+// defaults.
+func NewWithConfig(cfg *Config) *Store {
 	return &Store{
-		subs:    make(map[string]*subState),
-		orgs:    make(map[string]*org),
-		byLease: make(map[uint64]*dlv),
-		cutHour: math.MinInt64,
+		subs:     make(map[string]*subState),
+		orgs:     make(map[string]*org),
+		byLease:  make(map[uint64]*dlv),
+		cutHour:  math.MinInt64,
+		maxBytes: maxBytesOf(cfg),
 	}
 }
 
@@ -137,8 +148,11 @@ type org struct {
 	eventList sortedList[*eventEntry] // by ID
 
 	// dlvs holds the organization's deliveries by ID, for lookups and
-	// listings.
-	dlvs sortedList[*dlv]
+	// listings; byState and bySub are the listing indexes (see
+	// index.go).
+	dlvs    sortedList[*dlv]
+	byState [stateRemoved]sortedList[*dlv]
+	bySub   map[string]*subIndex
 }
 
 func (s *Store) org(id string) *org {
@@ -151,6 +165,10 @@ func (s *Store) org(id string) *org {
 			events:    make(map[string]*eventEntry),
 			eventList: newSortedList(eventID),
 			dlvs:      newSortedList(dlvID),
+			bySub:     make(map[string]*subIndex),
+		}
+		for i := range o.byState {
+			o.byState[i] = newSortedList(dlvID)
 		}
 		s.orgs[id] = o
 		s.orgList = append(s.orgList, o)
@@ -162,6 +180,7 @@ func (s *Store) org(id string) *org {
 type subState struct {
 	id  string
 	org *org
+	ix  *subIndex // the listing index of its ID, shared with the deliveries of a deleted one
 	// cur is the subscription as stored. It is never modified, only
 	// replaced, because Claim hands it out; nil once deleted.
 	cur *webhook.Subscription
@@ -272,23 +291,27 @@ func (s *Store) addAttempt(d *dlv, a *webhook.Attempt) int32 {
 	if d.sub.cur != nil { // a deleted subscription's Stats are gone
 		d.sub.stats.countAttempt(&r, hourOf(a.At), s.cutHour)
 	}
+	s.held += attemptBytes(&r)
 	h := d.hist
 	switch {
 	case h == nil:
+		s.held += historyCost
 		d.hist = &history{first: r, n: 1, last: -1, redelivered: zeroNanos}
 		return 0
 	case h.n == 0:
 		h.first, h.n = r, 1
 		return 0
 	}
+	s.held += attemptCost
 	h.more = append(h.more, r)
 	h.n++
 	return h.n - 1
 }
 
 // history returns the history of d, making it if there is none yet.
-func (d *dlv) history() *history {
+func (s *Store) history(d *dlv) *history {
 	if d.hist == nil {
+		s.held += historyCost
 		d.hist = &history{last: -1, redelivered: zeroNanos}
 	}
 	return d.hist
@@ -393,6 +416,7 @@ func unqueue(d *dlv) {
 func (s *Store) addPending(e *eventEntry, n int) {
 	was := e.pending
 	e.pending += int32(n)
+	s.nPending += int64(n)
 	switch {
 	case was == 0 && e.pending > 0 && e.idx >= 0:
 		s.prunable.remove(int(e.idx))
