@@ -82,8 +82,8 @@ func (s *Store) Usage() Usage {
 // attempt.
 const (
 	eventCost   = 256
-	dlvCost     = 176
-	historyCost = 144
+	dlvCost     = 160
+	historyCost = 128
 	attemptCost = 80
 )
 
