@@ -135,7 +135,16 @@ func (l *sortedList[T]) remove(x T, same func(a, b T) bool) {
 		return
 	}
 	l.n--
-	c := slices.Delete(l.chunks[ci], i, i+1)
+	c := l.chunks[ci]
+	if i == 0 {
+		// The usual removal (the oldest pending delivery finishing, the
+		// oldest event pruned): no copy.
+		var zero T
+		c[0] = zero
+		c = c[1:]
+	} else {
+		c = slices.Delete(c, i, i+1)
+	}
 	if len(c) == 0 {
 		l.chunks = slices.Delete(l.chunks, ci, ci+1)
 		return
