@@ -38,13 +38,32 @@
 //     the deliveries stored.
 //   - Wake wakes dispatchers as soon as work may be claimable.
 //
-// Listings page through each organization's lists sorted by ID, so they
-// never walk another organization's records; ListDeliveries of an event
-// pages through the event's own deliveries. Other filters (subscription,
-// state, event type, time) scan the list from the cursor on: a list per
-// subscription would cost Enqueue a cache miss per subscription fanned
-// out to, and listings are meant for administration, not for the hot
-// path.
+// Listings page through lists sorted by ID, so they never walk another
+// organization's records. ListDeliveries walks the narrowest index its
+// filter names: the event's own deliveries; those of a subscription ID,
+// all or in one state; those of the organization in one state; or all of
+// the organization's. The first page of pending deliveries, or of one
+// subscription's newest, costs the same with 100,000 deliveries held as
+// with 2,500,000 (BenchmarkListFirstPage: under 25 µs). The filters an
+// index does not answer (event type, creation time, and an event's type
+// or time in ListEvents) are checked record by record, and the lock is
+// let go every 4,096 records looked at, so a sparse match may take long
+// but never holds up the workers. The indexes cost Enqueue and Finish
+// about half a microsecond per delivery.
+//
+// # Memory
+//
+// The store counts the memory its events, deliveries and attempt logs
+// take (Usage), and keeps it under Config.MaxBytes (DefaultMaxBytes,
+// 256 MiB, unless set): at the bound it drops finished history, oldest
+// event first, and then refuses new events with a *FullError (wrapping
+// webhook.ErrStoreFull) rather than drop a pending delivery. Measured
+// against the heap (TestUsageTracksTheHeap), a pending delivery of an
+// event of 1 KiB fanned out to 10 subscriptions holds about 305 bytes, its
+// tenth of the event included, and one delivered with one attempt about
+// 435 bytes; the count is within a few percent of the heap. The heap a
+// process needs is about twice what is held, with the garbage
+// collector's default GOGC.
 //
 // Delivery times are kept as Unix nanoseconds (years 1678 to 2262) and
 // returned in UTC; subscriptions and events are kept as given, zone
