@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -294,6 +295,16 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 		return nil, "", err
 	}
 	created0, created1 := nanos(f.CreatedFrom), nanos(f.CreatedTo)
+	var created *timeRange // what the lists' chunks bound
+	if !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() {
+		created = &timeRange{from: math.MinInt64, to: math.MaxInt64}
+		if !f.CreatedFrom.IsZero() {
+			created.from = created0
+		}
+		if !f.CreatedTo.IsZero() {
+			created.to = created1
+		}
+	}
 	keep := func(d *dlv) bool {
 		return (f.SubscriptionID == "" || d.sub.id == f.SubscriptionID) &&
 			(f.EventID == "" || d.ev.ev.ID == f.EventID) &&
@@ -344,7 +355,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 	p := pager[*dlv]{limit: limit, keep: keep, key: dlvID}
 	out := make([]*webhook.Delivery, 0, min(limit, 64))
 	for from := after; ; {
-		last, more := list.walk(from, desc, scanStep, p.visit)
+		last, more := list.walk(from, desc, scanStep, created, p.visit)
 		for _, d := range p.out[len(out):] {
 			out = append(out, d.export())
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -218,6 +219,16 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 		return nil, "", err
 	}
 	from, to := nanos(f.From), nanos(f.To)
+	var times *timeRange // what the list's chunks bound
+	if !f.From.IsZero() || !f.To.IsZero() {
+		times = &timeRange{from: math.MinInt64, to: math.MaxInt64}
+		if !f.From.IsZero() {
+			times.from = from
+		}
+		if !f.To.IsZero() {
+			times.to = to
+		}
+	}
 	keep := func(e *eventEntry) bool {
 		return (f.Type == "" || e.ev.Type == f.Type) &&
 			(f.From.IsZero() || e.ts >= from) && (f.To.IsZero() || e.ts < to)
@@ -228,7 +239,7 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 	s.mu.Lock()
 	if o := s.orgs[f.OrganizationID]; o != nil {
 		for from := after; ; {
-			last, more := o.eventList.walk(from, desc, scanStep, p.visit)
+			last, more := o.eventList.walk(from, desc, scanStep, times, p.visit)
 			if !more {
 				break
 			}

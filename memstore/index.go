@@ -19,9 +19,9 @@ type subIndex struct {
 }
 
 func newSubIndex() *subIndex {
-	ix := &subIndex{all: newSortedList(dlvID)}
+	ix := &subIndex{all: newSpanList(dlvID, dlvCreated)}
 	for i := range ix.byState {
-		ix.byState[i] = newSortedList(dlvID)
+		ix.byState[i] = newSpanList(dlvID, dlvCreated)
 	}
 	return ix
 }

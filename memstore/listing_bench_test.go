@@ -14,7 +14,8 @@ import (
 // subscription's deliveries, newest first, with 100,000 and 2,500,000
 // deliveries held: 50 subscriptions, events fanned out to 10 of them,
 // the oldest 98% delivered and the newest 2% pending, so that a scan in
-// ID order would walk nearly everything before the first pending one.
+// ID order would walk nearly everything before the first pending one;
+// and the newest page of those created in the first tenth of the time.
 // The time per page should not grow with what is held.
 //
 //	go test -run '^$' -bench ListFirstPage -benchtime 2000x ./memstore
@@ -30,6 +31,9 @@ func BenchmarkListFirstPage(b *testing.B) {
 				{"pending", webhook.DeliveryFilter{OrganizationID: "org_l", State: webhook.DeliveryPending}},
 				{"subscription-newest", webhook.DeliveryFilter{OrganizationID: "org_l", SubscriptionID: "sub_0007", Order: webhook.NewestFirst}},
 				{"subscription-pending", webhook.DeliveryFilter{OrganizationID: "org_l", SubscriptionID: "sub_0007", State: webhook.DeliveryPending}},
+				// The newest of those created in the first tenth of the
+				// time: the chunks after it are skipped by their bounds.
+				{"created-before-newest", webhook.DeliveryFilter{OrganizationID: "org_l", CreatedTo: listingT0.Add(time.Duration(held/fanOut/10) * time.Millisecond), Order: webhook.NewestFirst}},
 			} {
 				b.Run(tc.name, func(b *testing.B) {
 					b.ReportAllocs()
@@ -45,13 +49,18 @@ func BenchmarkListFirstPage(b *testing.B) {
 	}
 }
 
+// The shape of listingStore's deliveries: the time of the first event,
+// and how many subscriptions there are and each event goes to.
+var listingT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const subs, fanOut = 50, 10
+
 // listingStore returns a store holding held deliveries as
 // BenchmarkListFirstPage describes.
 func listingStore(b *testing.B, held int) *memstore.Store {
 	b.Helper()
 	ctx := b.Context()
 	s := memstore.NewWithConfig(&memstore.Config{MaxBytes: -1})
-	const subs, fanOut = 50, 10
 	for i := range subs {
 		err := s.CreateSubscription(ctx, &webhook.Subscription{
 			ID: fmt.Sprintf("sub_%04d", i), OrganizationID: "org_l", URL: "https://example.com/hook",
@@ -61,7 +70,7 @@ func listingStore(b *testing.B, held int) *memstore.Store {
 			b.Fatal(err)
 		}
 	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t0 := listingT0
 	data := []byte(`{"contactId":1}`)
 	events := held / fanOut
 	ds := make([]*webhook.Delivery, fanOut)
