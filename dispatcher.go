@@ -127,12 +127,11 @@ type Config struct {
 	// Retention is how long events are kept (with their finished
 	// deliveries and attempts) after their Timestamp; the dispatcher
 	// prunes older ones every PruneInterval, never one with a pending
-	// delivery. It is
-	// also the window of idempotent dispatch and of Replay: an event
-	// dispatched again after it was pruned is a new event. Hosts that
-	// dispatch events with old Timestamps (a backfill) should raise it or
-	// set it negative. Defaults to DefaultRetention; negative keeps events
-	// forever.
+	// delivery. It is also the window of idempotent dispatch and of
+	// Replay: an event dispatched again after it was pruned is a new
+	// event. Hosts that dispatch events with old Timestamps (a backfill)
+	// should raise it or set it negative. Defaults to DefaultRetention;
+	// negative keeps events forever.
 	Retention time.Duration
 	// PruneInterval is how often the dispatcher deletes the events past
 	// Retention (at Start, then every PruneInterval). Each round deletes

@@ -238,12 +238,12 @@ func (s *Store) ListEvents(ctx context.Context, f webhook.EventFilter) ([]*webho
 	p := pager[*eventEntry]{limit: limit, keep: keep, key: eventID}
 	s.mu.Lock()
 	if o := s.orgs[f.OrganizationID]; o != nil {
-		for from := after; ; {
-			last, more := o.eventList.walk(from, desc, scanStep, times, p.visit)
+		for cur := after; ; {
+			last, more := o.eventList.walk(cur, desc, scanStep, times, p.visit)
 			if !more {
 				break
 			}
-			from = last
+			cur = last
 			s.mu.Unlock()
 			if err := ctx.Err(); err != nil {
 				return nil, "", err
