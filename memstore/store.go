@@ -63,9 +63,10 @@
 // against the heap (TestUsageTracksTheHeap), a pending delivery of an
 // event of 1 KiB fanned out to 10 subscriptions holds about 305 bytes, its
 // tenth of the event included, and one delivered with one attempt about
-// 435 bytes; the count is within a few percent of the heap. The heap a
-// process needs is about twice what is held, with the garbage
-// collector's default GOGC.
+// 435 bytes; the count is within a few percent of the heap. A process
+// needs about three times what the store holds: the dispatcher's own
+// buffers come on top, and the garbage collector's default GOGC=100 lets
+// the heap grow to twice what is live.
 //
 // Delivery times are kept as Unix nanoseconds (years 1678 to 2262) and
 // returned in UTC; subscriptions and events are kept as given, zone

@@ -7,9 +7,10 @@ import (
 	"github.com/relayhook/webhook"
 )
 
-// DefaultMaxBytes is Config.MaxBytes's default: sized for a small host,
-// whose heap, with the garbage collector's default headroom, then stays
-// under about twice as much.
+// DefaultMaxBytes is Config.MaxBytes's default, sized for a small host:
+// with the dispatcher's own memory and the garbage collector's default
+// headroom (GOGC=100), a process holding that much takes about three
+// times as much memory (RSS), under 1 GiB.
 const DefaultMaxBytes = 256 << 20
 
 // Config configures a Store. The zero value (or nil) gives the defaults.
