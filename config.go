@@ -20,6 +20,8 @@ const (
 	defaultMaxDataBytes        = 256 << 10
 	defaultPollInterval        = 5 * time.Second
 	defaultRetention           = 7 * 24 * time.Hour
+	defaultPruneInterval       = 10 * time.Second
+	defaultPruneBatch          = 1000
 	defaultUserAgent           = "relayhook/1"
 )
 
@@ -115,13 +117,23 @@ type Config struct {
 	PollInterval time.Duration
 	// Retention is how long events are kept (with their finished
 	// deliveries and attempts) after their Timestamp; the dispatcher
-	// prunes older ones hourly, never one with a pending delivery. It is
-	// also the window of idempotent dispatch and of Replay: an event
-	// dispatched again after it was pruned is a new event. Hosts that
-	// dispatch events with old Timestamps (a backfill) should raise it or
-	// set it negative. Defaults to 7 days (168h); negative keeps events
-	// forever.
+	// prunes older ones every PruneInterval, never one with a pending
+	// delivery. It is also the window of idempotent dispatch and of
+	// Replay: an event dispatched again after it was pruned is a new
+	// event. Hosts that dispatch events with old Timestamps (a backfill)
+	// should raise it or set it negative. Defaults to 7 days (168h);
+	// negative keeps events forever.
 	Retention time.Duration
+	// PruneInterval is how often the dispatcher deletes the events past
+	// Retention (at Start, then every PruneInterval). Each round deletes
+	// everything past Retention, PruneBatch events per Store.Prune call,
+	// so the store holds about Retention's worth of events plus one
+	// interval's. Defaults to 10s.
+	PruneInterval time.Duration
+	// PruneBatch is the most events one Store.Prune call deletes (with
+	// their deliveries and attempts): what the store's lock, or
+	// pgstore's transaction, is held for at a time. Defaults to 1000.
+	PruneBatch int
 	// UserAgent is sent with every request. Defaults to "relayhook/1".
 	UserAgent string
 
@@ -185,6 +197,10 @@ func (c *Config) validate() error {
 		return bad("MaxResponseHeaderBytes", "is negative")
 	case c.SecretGracePeriod < 0:
 		return bad("SecretGracePeriod", "is negative")
+	case c.PruneInterval < 0:
+		return bad("PruneInterval", "is negative")
+	case c.PruneBatch < 0:
+		return bad("PruneBatch", "is negative")
 	}
 	if err := c.Limits.check(); err != nil {
 		return err
@@ -230,6 +246,8 @@ func (c Config) withDefaults() Config {
 	c.Lease = orDefault(c.Lease, 2*c.Timeout+30*time.Second)
 	c.PollInterval = orDefault(c.PollInterval, defaultPollInterval)
 	c.Retention = orDefault(c.Retention, defaultRetention)
+	c.PruneInterval = orDefault(c.PruneInterval, defaultPruneInterval)
+	c.PruneBatch = orDefault(c.PruneBatch, defaultPruneBatch)
 	c.FailureThreshold = orDefault(c.FailureThreshold, defaultFailureThreshold)
 	c.UserAgent = orDefault(c.UserAgent, defaultUserAgent)
 	c.Limits = c.Limits.withDefaults()

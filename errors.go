@@ -58,6 +58,13 @@ var (
 	// ErrInvalidState is returned when an operation does not apply to the
 	// current state of a record, such as redelivering a pending delivery.
 	ErrInvalidState = errors.New("webhook: invalid state")
+
+	// ErrStoreFull is returned by Dispatch (wrapped) when the Store holds
+	// as much as it may and none of it can be dropped: back-pressure from
+	// a bounded in-memory store whose pending deliveries fill it (see
+	// memstore.Config.MaxBytes). Nothing was stored; dispatch again once
+	// deliveries have finished.
+	ErrStoreFull = errors.New("webhook: store full")
 )
 
 // ValidationError reports one bad field of an input. It wraps one of

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -212,6 +213,7 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 // finished moves d, pending, to state, delivered or dead.
 func (s *Store) finished(d *dlv, state uint8) {
 	d.state = state
+	s.indexMove(d, statePending)
 	st := &d.sub.stats
 	st.pending--
 	st.countState(state, 1)
@@ -292,42 +294,83 @@ func (s *Store) ListDeliveries(ctx context.Context, f webhook.DeliveryFilter) ([
 	if err != nil {
 		return nil, "", err
 	}
-	from, to := nanos(f.CreatedFrom), nanos(f.CreatedTo)
+	created0, created1 := nanos(f.CreatedFrom), nanos(f.CreatedTo)
+	var created *timeRange // what the lists' chunks bound
+	if !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() {
+		created = &timeRange{from: math.MinInt64, to: math.MaxInt64}
+		if !f.CreatedFrom.IsZero() {
+			created.from = created0
+		}
+		if !f.CreatedTo.IsZero() {
+			created.to = created1
+		}
+	}
 	keep := func(d *dlv) bool {
 		return (f.SubscriptionID == "" || d.sub.id == f.SubscriptionID) &&
 			(f.EventID == "" || d.ev.ev.ID == f.EventID) &&
 			(f.EventType == "" || d.ev.ev.Type == f.EventType) &&
 			(f.State == "" || d.state == state) &&
-			(f.CreatedFrom.IsZero() || d.created >= from) &&
-			(f.CreatedTo.IsZero() || d.created < to)
+			(f.CreatedFrom.IsZero() || d.created >= created0) &&
+			(f.CreatedTo.IsZero() || d.created < created1)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o := s.orgs[f.OrganizationID]
-	var got []*dlv
-	next := ""
+	var list *sortedList[*dlv]
 	switch {
 	case o == nil:
+		return []*webhook.Delivery{}, "", nil
 	case f.EventID != "":
 		e := o.events[f.EventID]
 		if e == nil {
-			break
+			return []*webhook.Delivery{}, "", nil
 		}
 		// An event has a few deliveries, in no particular order.
 		byID := slices.Clone(e.dlvs)
 		slices.SortFunc(byID, func(a, b *dlv) int { return strings.Compare(a.id, b.id) })
-		got, next = page(byID, dlvID, after, limit, desc, keep)
+		got, next := page(byID, dlvID, after, limit, desc, keep)
+		out := make([]*webhook.Delivery, len(got))
+		for i, d := range got {
+			out[i] = d.export()
+		}
+		return out, encodeCursor(next, deliveriesCursor, desc), nil
+	case f.SubscriptionID != "":
+		ix := o.bySub[f.SubscriptionID]
+		if ix == nil {
+			return []*webhook.Delivery{}, "", nil
+		}
+		list = &ix.all
+		if f.State != "" {
+			list = &ix.byState[state]
+		}
+	case f.State != "":
+		list = &o.byState[state]
 	default:
-		// A list of each subscription's deliveries would cost every
-		// Enqueue a cache miss per subscription fanned out to: the
-		// organization's list, filtered, serves.
-		got, next = o.dlvs.page(after, limit, desc, keep)
+		list = &o.dlvs
 	}
-	out := make([]*webhook.Delivery, len(got))
-	for i, d := range got {
-		out[i] = d.export()
+	// The narrowest index is walked; what the filter asks beside it
+	// (event type, time) is checked record by record, scanStep records
+	// at a time with the lock held, so that a sparse match never holds
+	// the lock for long.
+	p := pager[*dlv]{limit: limit, keep: keep, key: dlvID}
+	out := make([]*webhook.Delivery, 0, min(limit, 64))
+	for from := after; ; {
+		last, more := list.walk(from, desc, scanStep, created, p.visit)
+		for _, d := range p.out[len(out):] {
+			out = append(out, d.export())
+		}
+		if !more {
+			break
+		}
+		from = last
+		s.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			s.mu.Lock() // for the deferred Unlock
+			return nil, "", err
+		}
+		s.mu.Lock()
 	}
-	return out, encodeCursor(next, deliveriesCursor, desc), nil
+	return out, encodeCursor(p.next, deliveriesCursor, desc), nil
 }
 
 // Redeliver puts the organization's delivered or dead delivery back to
@@ -354,8 +397,10 @@ func (s *Store) Redeliver(ctx context.Context, orgID, id string, now time.Time) 
 	st := &d.sub.stats
 	st.countState(d.state, -1)
 	st.pending++
+	from := d.state
 	d.state = statePending
-	h := d.history()
+	s.indexMove(d, from)
+	h := s.history(d)
 	h.redelivered, h.atRedelivery = at, d.attempts
 	d.next = at
 	d.updated = at

@@ -2,8 +2,10 @@ package memstore
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -13,7 +15,16 @@ import (
 func TestSortedListMatchesASortedSlice(t *testing.T) {
 	for seed := range uint64(3) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		l := newSortedList(func(s *string) string { return *s })
+		// Each record's time is a function of its key, mostly growing
+		// with it, as IDs and times do, with some out of order.
+		span := func(s *string) int64 {
+			k, _ := strconv.ParseInt((*s)[1:], 10, 64)
+			if k%7 == 0 {
+				return (k * 7919) % 5000
+			}
+			return k
+		}
+		l := newSpanList(func(s *string) string { return *s }, span)
 		var want []*string
 		next := 0
 		for step := range 20_000 {
@@ -58,6 +69,40 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 				if !slices.Equal(got, exp) || gotNext != expNext {
 					t.Fatalf("seed %d step %d: page(%q, %d, %v) differs", seed, step, cursor, limit, desc)
 				}
+				// Walking in steps of a small budget, each from where the
+				// last stopped, pages alike.
+				var p pager[*string]
+				p.limit, p.keep, p.key = limit, keep, func(s *string) string { return *s }
+				budget := 1 + rng.IntN(40)
+				for from := cursor; ; {
+					last, more := l.walk(from, desc, budget, nil, p.visit)
+					if !more {
+						break
+					}
+					from = last
+				}
+				if !slices.Equal(p.out, exp) || p.next != expNext {
+					t.Fatalf("seed %d step %d: walk in steps of %d (%q, %d, %v) differs", seed, step, budget, cursor, limit, desc)
+				}
+				// And within a range of times, skipping the chunks that
+				// hold none.
+				r := &timeRange{from: int64(rng.IntN(next + 1)), to: math.MaxInt64}
+				if rng.IntN(2) == 0 {
+					r.to = r.from + int64(rng.IntN(next/4+2))
+				}
+				inRange := func(s *string) bool { t := span(s); return keep(s) && t >= r.from && t < r.to }
+				expIn, expInNext := refPage(want, cursor, limit, desc, inRange)
+				p = pager[*string]{limit: limit, keep: inRange, key: func(s *string) string { return *s }}
+				for from := cursor; ; {
+					last, more := l.walk(from, desc, budget, r, p.visit)
+					if !more {
+						break
+					}
+					from = last
+				}
+				if !slices.Equal(p.out, expIn) || p.next != expInNext {
+					t.Fatalf("seed %d step %d: walk in [%d, %d) in steps of %d (%q, %d, %v) differs", seed, step, r.from, r.to, budget, cursor, limit, desc)
+				}
 				// A plain slice pages alike.
 				got, gotNext = page(want, func(s *string) string { return *s }, cursor, limit, desc, keep)
 				if !slices.Equal(got, exp) || gotNext != expNext {
@@ -75,9 +120,17 @@ func TestSortedListMatchesASortedSlice(t *testing.T) {
 			}
 		}
 		var all []*string
-		for _, c := range l.chunks {
+		if len(l.lo) != len(l.chunks) || len(l.hi) != len(l.chunks) {
+			t.Fatalf("seed %d: bounds of %d and %d chunks, %d chunks", seed, len(l.lo), len(l.hi), len(l.chunks))
+		}
+		for ci, c := range l.chunks {
 			if len(c) == 0 || len(c) > chunkSize {
 				t.Fatalf("chunk of %d", len(c))
+			}
+			for _, x := range c {
+				if t0 := span(x); t0 < l.lo[ci] || t0 > l.hi[ci] {
+					t.Fatalf("seed %d: chunk %d bounds [%d, %d] miss %d", seed, ci, l.lo[ci], l.hi[ci], t0)
+				}
 			}
 			all = append(all, c...)
 		}

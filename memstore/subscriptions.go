@@ -20,7 +20,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 		return fmt.Errorf("memstore: subscription %q: %w", c.ID, webhook.ErrAlreadyExists)
 	}
 	o := s.org(c.OrganizationID)
-	ss := &subState{id: c.ID, org: o, cur: c, dueIdx: -1, leaseIdx: -1}
+	ss := &subState{id: c.ID, org: o, ix: o.subIndex(c.ID), cur: c, dueIdx: -1, leaseIdx: -1}
 	ss.stats.lastAt = zeroNanos
 	s.subs[c.ID] = ss
 	s.index(ss)
@@ -97,6 +97,8 @@ func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error 
 		for _, d := range q {
 			s.setLease(d, 0)
 			o.dlvs.remove(d, same)
+			s.indexRemove(d)
+			s.release(d)
 			e := d.ev
 			if i := slices.Index(e.dlvs, d); i >= 0 {
 				last := len(e.dlvs) - 1

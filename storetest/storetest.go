@@ -89,6 +89,7 @@ var groups = []group{
 	{"NextDue", nextDueTests},
 	{"Wake", wakeTests},
 	{"Deliveries", deliveryTests},
+	{"Listings", listingTests},
 	{"Redeliver", redeliverTests},
 	{"DeleteSubscription", deleteTests},
 	{"Prune", pruneTests},

@@ -633,7 +633,7 @@ func isolation(healthy *receiver, n int) (alone, beside float64, err error) {
 // event payloads.
 func memory(n int) (float64, error) {
 	ctx := context.Background()
-	store := memstore.New()
+	store := memstore.NewWithConfig(&memstore.Config{MaxBytes: -1}) // the figure is of what is held, unbounded
 	d, err := newDispatcher(store, 1, 1)
 	if err != nil {
 		return 0, err
