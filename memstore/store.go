@@ -78,7 +78,7 @@ type Store struct {
 	// is the latest Number assigned.
 	numbers    map[int64]string
 	lastNumber int64
-	orgs map[string]*org
+	orgs       map[string]*org
 	// orgList holds the organizations by their seq; none is ever removed.
 	orgList []*org
 
