@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -19,3 +21,10 @@ func (d *Dispatcher) GetSubscriptionByNumber(ctx context.Context, orgID string, 
 // host's records of what it does through the dispatcher, such as an audit
 // log.
 func (d *Dispatcher) Now() time.Time { return d.clock.Now() }
+
+// Types returns the subscription types the dispatcher delivers, sorted:
+// TypeWebhook and those of Config.Senders. A subscription whose Type is
+// not among them is refused.
+func (d *Dispatcher) Types() []string {
+	return slices.Sorted(maps.Keys(d.senders))
+}
