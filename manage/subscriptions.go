@@ -526,4 +526,3 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request, a Access) {
 	}
 	h.writeJSON(w, r, http.StatusOK, countBody{Count: n})
 }
-
