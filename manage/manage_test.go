@@ -69,6 +69,13 @@ func authorize(r *http.Request) (manage.Access, error) {
 
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with changes to the dispatcher's and the handler's
+// configuration.
+func setupWith(t *testing.T, change func(*webhook.Config, *manage.Config)) *env {
+	t.Helper()
 	e := &env{t: t}
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -81,13 +88,10 @@ func setup(t *testing.T) *env {
 	}))
 	t.Cleanup(rcv.Close)
 	e.rcvURL, e.failURL = rcv.URL+"/ok", rcv.URL+"/fail"
-	d, err := webhook.NewDispatcher(memstore.New(), &webhook.Config{
+	wcfg := &webhook.Config{
 		EventTypes: catalog, AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, Retry: retryNever{}, PollInterval: 10 * time.Millisecond,
-	})
-	require.NoError(t, err)
-	require.NoError(t, d.Start(t.Context()))
-	e.d = d
-	h := manage.NewHandler(d, &manage.Config{
+	}
+	mcfg := &manage.Config{
 		Authorize:   authorize,
 		SuperOffice: true,
 		Audit: func(c manage.Change) {
@@ -96,7 +100,15 @@ func setup(t *testing.T) *env {
 			e.mu.Unlock()
 		},
 		MaxBodyBytes: 64 << 10,
-	})
+	}
+	if change != nil {
+		change(wcfg, mcfg)
+	}
+	d, err := webhook.NewDispatcher(memstore.New(), wcfg)
+	require.NoError(t, err)
+	require.NoError(t, d.Start(t.Context()))
+	e.d = d
+	h := manage.NewHandler(d, mcfg)
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/api/", http.StripPrefix("/webhooks/api", h))
 	e.srv = httptest.NewServer(mux)

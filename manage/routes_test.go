@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -334,3 +335,78 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+func TestResumeReactivatesTooManyErrors(t *testing.T) {
+	e := setupWith(t, func(c *webhook.Config, _ *manage.Config) { c.FailureThreshold = 2 })
+	id := e.createTo("manager-a", e.failURL)
+	e.dispatch("org_a", "contact.created")
+	e.dispatch("org_a", "contact.changed")
+	e.waitDeliveries("org_a", 2)
+	require.Eventually(t, func() bool {
+		return e.do("reader-a", "GET", "/subscriptions/"+id, "").json(t)["state"] == "TooManyErrors"
+	}, 5*time.Second, 10*time.Millisecond)
+	// A test event cannot go to it; resume can.
+	requireProblem(t, e.do("manager-a", "POST", "/subscriptions/"+id+"/test", `{"eventType":"contact.created"}`), http.StatusConflict, "")
+	r := e.do("manager-a", "POST", "/subscriptions/"+id+"/resume", "")
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	got := r.json(t)
+	require.Equal(t, "Active", got["state"])
+	require.EqualValues(t, 0, got["consecutiveFailures"])
+	// Pausing one already stopped is no change of state, not an error.
+	e.do("manager-a", "POST", "/subscriptions/"+id+"/pause", "")
+	r = e.do("manager-a", "POST", "/subscriptions/"+id+"/pause", "")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "Stopped", r.json(t)["state"])
+}
+
+func TestAuditOfDeliveryActions(t *testing.T) {
+	e := setup(t)
+	id := e.createTo("manager-a", e.failURL)
+	e.dispatch("org_a", "contact.created")
+	dl := e.waitDeliveries("org_a", 1)[0]
+	e.do("manager-a", "POST", "/subscriptions/"+id+"/redeliver", `{"dryRun":true}`) // no change: not audited
+	e.do("manager-a", "POST", "/subscriptions/"+id+"/redeliver", `{}`)
+	e.waitDeliveries("org_a", 1)
+	require.Eventually(t, func() bool {
+		return e.do("manager-a", "POST", "/deliveries/"+dl.ID+"/redeliver", "").status == http.StatusAccepted
+	}, 5*time.Second, 10*time.Millisecond)
+	r := e.do("manager-a", "POST", "/subscriptions/"+id+"/test", `{"eventType":"contact.created"}`)
+	require.Equal(t, http.StatusAccepted, r.status, "%s", r.body)
+	id2 := e.createTo("admin-a", e.rcvURL)
+	e.do("admin-a", "POST", "/subscriptions/"+id2+"/replay", `{}`)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	type seen struct {
+		action manage.Action
+		sub    string
+		count  int
+	}
+	var got []seen
+	for _, c := range e.changes {
+		got = append(got, seen{c.Action, c.SubscriptionID, c.Count})
+		require.False(t, c.At.IsZero())
+	}
+	require.Equal(t, []seen{
+		{manage.ActionCreate, id, 0},
+		{manage.ActionRedeliverAll, id, 1},
+		{manage.ActionRedeliver, id, 1},
+		{manage.ActionSendTest, id, 1},
+		{manage.ActionCreate, id2, 0},
+		{manage.ActionReplay, id2, 1},
+	}, got)
+	require.Equal(t, dl.ID, e.changes[2].DeliveryID)
+}
+
+func TestSuperOfficeRoutesAreOptIn(t *testing.T) {
+	e := setupWith(t, func(_ *webhook.Config, m *manage.Config) { m.SuperOffice = false })
+	requireProblem(t, e.do("admin-a", "GET", "/api/v1/Webhook", ""), http.StatusNotFound, "")
+	requireProblem(t, e.do("admin-a", "POST", "/api/v1/Webhook", `{}`), http.StatusNotFound, "")
+}
+
+func TestNewHandlerNeedsAuthorize(t *testing.T) {
+	e := setup(t)
+	require.Panics(t, func() { manage.NewHandler(e.d, &manage.Config{}) })
+	require.Panics(t, func() { manage.NewHandler(e.d, nil) })
+	require.Panics(t, func() { manage.NewHandler(nil, &manage.Config{Authorize: authorize}) })
+}

@@ -293,6 +293,23 @@ func runSuite(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 	c.want(204, "admin-a", "DELETE", "/api/v1/Webhook/"+num, "")
 	c.want(204, "admin-a", "DELETE", "/subscriptions/"+id, "")
 	c.want(404, "reader", "GET", "/subscriptions/"+id, "")
+	// Bytes that are not UTF-8, or a NUL, anywhere an ID or filter goes:
+	// never a 500.
+	for _, bad := range []string{"%ff", "%00", "%c3%28"} {
+		c.want(404, "reader", "GET", "/subscriptions/"+bad, "")
+		c.want(404, "reader", "GET", "/deliveries/"+bad, "")
+		c.want(404, "reader", "GET", "/events/"+bad, "")
+		c.want(404, "admin-a", "POST", "/subscriptions/"+bad+"/pause", "")
+		c.want(404, "admin-a", "POST", "/subscriptions/"+bad+"/redeliver", `{"dryRun":true}`)
+		c.want(404, "admin-a", "POST", "/subscriptions/"+bad+"/replay", `{}`)
+		c.want(404, "admin-a", "POST", "/subscriptions/"+bad+"/test", `{"eventType":"contact.created"}`)
+		c.want(404, "reader", "GET", "/subscriptions/"+bad+"/stats", "")
+		c.want(200, "reader", "GET", "/deliveries?subscriptionId="+bad, "")
+		c.want(200, "reader", "GET", "/deliveries?eventId="+bad, "")
+		c.want(400, "reader", "GET", "/deliveries?eventType="+bad, "")
+		c.want(400, "reader", "GET", "/deliveries?cursor="+bad, "")
+		c.want(400, "reader", "GET", "/events?cursor="+bad, "")
+	}
 	c.want(404, "reader", "GET", "/nowhere", "")
 	c.want(405, "reader", "DELETE", "/event-types", "")
 
