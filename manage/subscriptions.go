@@ -67,18 +67,18 @@ func (in *subscriptionInput) checkState() error {
 }
 
 // withSecret is a subscription with its secret, for the answers that show
-// it: create, rotate.
+// it: create, rotate. The secret is the last key.
 func withSecret(s *webhook.Subscription) (json.RawMessage, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	secret, err := json.Marshal(s.Secret)
+	if err != nil {
 		return nil, err
 	}
-	m["secret"], _ = json.Marshal(s.Secret)
-	return json.Marshal(m)
+	b = append(b[:len(b)-1], `,"secret":`...)
+	return append(append(b, secret...), '}'), nil
 }
 
 func (h *handler) listSubscriptions(w http.ResponseWriter, r *http.Request, a Access) {
