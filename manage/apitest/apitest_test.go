@@ -26,6 +26,7 @@ import (
 
 	"github.com/relayhook/webhook"
 	"github.com/relayhook/webhook/manage"
+	"github.com/relayhook/webhook/managetest"
 	"github.com/relayhook/webhook/memstore"
 	"github.com/relayhook/webhook/pgstore"
 )
@@ -38,11 +39,12 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	require.NoError(t, doc.Validate(t.Context()))
 }
 
-func TestRoutesOnMemstore(t *testing.T) {
-	runSuite(t, func(t *testing.T) webhook.Store { return memstore.New() })
-}
+func newMemstore(*testing.T) webhook.Store { return memstore.New() }
 
-func TestRoutesOnPgstore(t *testing.T) {
+// pgstoreFactory returns a maker of pgstores, each on a schema of its own
+// dropped when its test ends; it skips the test without a server (fails
+// it under CI).
+func pgstoreFactory(t *testing.T) func(t *testing.T) webhook.Store {
 	url := os.Getenv("RELAYHOOK_PG_URL")
 	if url == "" {
 		if os.Getenv("CI") == "true" {
@@ -50,7 +52,7 @@ func TestRoutesOnPgstore(t *testing.T) {
 		}
 		t.Skip("RELAYHOOK_PG_URL is not set: see scripts/postgres.sh")
 	}
-	runSuite(t, func(t *testing.T) webhook.Store {
+	return func(t *testing.T) webhook.Store {
 		pool, err := pgxpool.New(t.Context(), url)
 		require.NoError(t, err)
 		schema := fmt.Sprintf("apitest_%d", time.Now().UnixNano())
@@ -65,7 +67,32 @@ func TestRoutesOnPgstore(t *testing.T) {
 			pool.Close()
 		})
 		return s
-	})
+	}
+}
+
+// TestEveryOperationOnMemstore and TestEveryOperationOnPgstore call every
+// operation of the document once at least.
+func TestEveryOperationOnMemstore(t *testing.T) { runSuite(t, newMemstore) }
+
+func TestEveryOperationOnPgstore(t *testing.T) { runSuite(t, pgstoreFactory(t)) }
+
+// TestRouteSuiteOnMemstore and TestRouteSuiteOnPgstore run the route suite
+// of managetest with every answer validated against the document.
+func TestRouteSuiteOnMemstore(t *testing.T) {
+	managetest.Run(t, newMemstore, &managetest.Options{Transport: validatingTransport(t)})
+}
+
+func TestRouteSuiteOnPgstore(t *testing.T) {
+	managetest.Run(t, pgstoreFactory(t), &managetest.Options{Transport: validatingTransport(t)})
+}
+
+// validatingTransport wraps a transport so that every answer is validated
+// against the document, with a router per server (each subtest starts its
+// own).
+func validatingTransport(t *testing.T) func(http.RoundTripper) http.RoundTripper {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return &validating{t: t, next: next, seen: map[string]bool{}}
+	}
 }
 
 func loadDoc(t *testing.T, server string) *openapi3.T {
@@ -81,13 +108,30 @@ func loadDoc(t *testing.T, server string) *openapi3.T {
 // document, and records which operations were answered.
 type validating struct {
 	t      *testing.T
-	router routers.Router
+	next   http.RoundTripper // nil: http.DefaultTransport
 	mu     sync.Mutex
-	seen   map[string]bool // "METHOD path-template status"
+	router routers.Router  // for the first server asked
+	seen   map[string]bool // "METHOD path-template"
 }
 
 func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := http.DefaultTransport.RoundTrip(req)
+	next := v.next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	v.mu.Lock()
+	if v.router == nil {
+		doc := loadDoc(v.t, "http://"+req.URL.Host+"/webhooks/api")
+		r, err := legacy.NewRouter(doc)
+		if err != nil {
+			v.mu.Unlock()
+			return nil, err
+		}
+		v.router = r
+	}
+	router := v.router
+	v.mu.Unlock()
+	res, err := next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +141,7 @@ func (v *validating) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	res.Body = io.NopCloser(bytes.NewReader(body))
-	route, params, err := v.router.FindRoute(req)
+	route, params, err := router.FindRoute(req)
 	if err != nil {
 		// No route of the document: the handler must have said 404 or 405.
 		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
@@ -219,9 +263,7 @@ func runSuite(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 	defer srv.Close()
 
 	doc := loadDoc(t, srv.URL+"/webhooks/api")
-	router, err := legacy.NewRouter(doc)
-	require.NoError(t, err)
-	v := &validating{t: t, router: router, seen: map[string]bool{}}
+	v := &validating{t: t, seen: map[string]bool{}}
 	c := &client{t: t, http: &http.Client{Transport: v}, base: srv.URL + "/webhooks/api"}
 
 	c.want(200, "reader", "GET", "/openapi.json", "")

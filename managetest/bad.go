@@ -1,8 +1,7 @@
-package manage_test
+package managetest
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -11,8 +10,8 @@ import (
 
 // TestBadRequests sends requests that must be refused: each gets its
 // status and a problem body naming the field, and changes nothing.
-func TestBadRequests(t *testing.T) {
-	e := setup(t)
+func testBadRequests(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	id := e.createTo("admin-a", e.rcvURL)
 	ok := e.rcvURL
 	sub := "/subscriptions/" + id
@@ -123,5 +122,3 @@ func (e *env) cursorOf(path string) string {
 	}
 	return c
 }
-
-var _ = http.StatusOK

@@ -1,7 +1,6 @@
-package manage_test
+package managetest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,8 +14,8 @@ import (
 	"github.com/relayhook/webhook/manage"
 )
 
-func TestSubscriptionLifecycle(t *testing.T) {
-	e := setup(t)
+func testSubscriptionLifecycle(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	created := e.create("manager-a", fmt.Sprintf(`{"name":"CRM","url":%q,"events":["contact.*"],
 		"basicAuth":{"username":"u","password":"p4ss"},"headers":{"X-One":"1","X-Two":"2"}}`, e.rcvURL))
 	id := created["id"].(string)
@@ -115,8 +114,8 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	require.Nil(t, e.changes[8].After)
 }
 
-func TestDeliveriesEventsStatsAndRetry(t *testing.T) {
-	e := setup(t)
+func testDeliveriesEventsStatsAndRetry(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	id := e.createTo("manager-a", e.failURL)
 	e.dispatch("org_a", "contact.created")
 	e.dispatch("org_a", "contact.changed")
@@ -206,8 +205,8 @@ func TestDeliveriesEventsStatsAndRetry(t *testing.T) {
 // TestOtherOrganizationIsNotFound asks, for every route that names a
 // record, for org_a's record with org_b's token: 404, exactly as for a
 // missing ID, and nothing changes.
-func TestOtherOrganizationIsNotFound(t *testing.T) {
-	e := setup(t)
+func testOtherOrganizationIsNotFound(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	sub := e.create("admin-a", fmt.Sprintf(`{"url":%q,"events":["contact.*"]}`, e.failURL))
 	id := sub["id"].(string)
 	num := fmt.Sprint(sub["number"])
@@ -263,8 +262,8 @@ func TestOtherOrganizationIsNotFound(t *testing.T) {
 	require.Len(t, r.json(t)["data"], 0)
 }
 
-func TestAuthorization(t *testing.T) {
-	e := setup(t)
+func testAuthorization(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	id := e.createTo("admin-a", e.rcvURL)
 	before := e.snapshot()
 	create := fmt.Sprintf(`{"url":%q,"events":["contact.created"]}`, e.rcvURL)
@@ -296,8 +295,8 @@ func TestAuthorization(t *testing.T) {
 	require.Equal(t, manage.OpenAPI(), r.body)
 }
 
-func TestConcurrentWriters(t *testing.T) {
-	e := setup(t)
+func testConcurrentWriters(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	id := e.createTo("manager-a", e.rcvURL)
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -324,8 +323,8 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-func TestUnknownRouteAndMethod(t *testing.T) {
-	e := setup(t)
+func testUnknownRouteAndMethod(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	requireProblem(t, e.do("admin-a", "GET", "/nothing/here", ""), http.StatusNotFound, "")
 	r := e.do("admin-a", "PATCH", "/subscriptions", `{}`)
 	requireProblem(t, r, http.StatusMethodNotAllowed, "")
@@ -334,10 +333,8 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	requireProblem(t, r, http.StatusMethodNotAllowed, "")
 }
 
-var _ = json.Marshal
-
-func TestResumeReactivatesTooManyErrors(t *testing.T) {
-	e := setupWith(t, func(c *webhook.Config, _ *manage.Config) { c.FailureThreshold = 2 })
+func testResumeReactivatesTooManyErrors(t *testing.T, ts *suite) {
+	e := ts.setupWith(t, func(c *webhook.Config, _ *manage.Config) { c.FailureThreshold = 2 })
 	id := e.createTo("manager-a", e.failURL)
 	e.dispatch("org_a", "contact.created")
 	e.dispatch("org_a", "contact.changed")
@@ -359,8 +356,8 @@ func TestResumeReactivatesTooManyErrors(t *testing.T) {
 	require.Equal(t, "Stopped", r.json(t)["state"])
 }
 
-func TestAuditOfDeliveryActions(t *testing.T) {
-	e := setup(t)
+func testAuditOfDeliveryActions(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 	id := e.createTo("manager-a", e.failURL)
 	e.dispatch("org_a", "contact.created")
 	dl := e.waitDeliveries("org_a", 1)[0]
@@ -398,15 +395,8 @@ func TestAuditOfDeliveryActions(t *testing.T) {
 	require.Equal(t, dl.ID, e.changes[2].DeliveryID)
 }
 
-func TestSuperOfficeRoutesAreOptIn(t *testing.T) {
-	e := setupWith(t, func(_ *webhook.Config, m *manage.Config) { m.SuperOffice = false })
+func testSuperOfficeRoutesAreOptIn(t *testing.T, ts *suite) {
+	e := ts.setupWith(t, func(_ *webhook.Config, m *manage.Config) { m.SuperOffice = false })
 	requireProblem(t, e.do("admin-a", "GET", "/api/v1/Webhook", ""), http.StatusNotFound, "")
 	requireProblem(t, e.do("admin-a", "POST", "/api/v1/Webhook", `{}`), http.StatusNotFound, "")
-}
-
-func TestNewHandlerNeedsAuthorize(t *testing.T) {
-	e := setup(t)
-	require.Panics(t, func() { manage.NewHandler(e.d, &manage.Config{}) })
-	require.Panics(t, func() { manage.NewHandler(e.d, nil) })
-	require.Panics(t, func() { manage.NewHandler(nil, &manage.Config{Authorize: authorize}) })
 }

@@ -1,4 +1,4 @@
-package manage_test
+package managetest
 
 import (
 	"encoding/json"
@@ -51,8 +51,8 @@ type soEntity struct {
 	Links               map[string]string `json:"_Links"`
 }
 
-func TestSuperOfficeClient(t *testing.T) {
-	e := setup(t)
+func testSuperOfficeClient(t *testing.T, ts *suite) {
+	e := ts.setup(t)
 
 	// The sample as it is: its Type is not registered, and it says so.
 	before := e.snapshot()
