@@ -33,12 +33,13 @@ type basicAuthInput struct {
 }
 
 // inputOf returns the writable fields of s, its password included (for a
-// merge patch, server-side only) and its secret left out.
+// merge patch, server-side only), its secret and state left out: a patch
+// that does not name the state keeps it, TooManyErrors included.
 func inputOf(s *webhook.Subscription) subscriptionInput {
 	in := subscriptionInput{
 		Name: s.Name, URL: s.URL, Events: s.Events, ContentType: s.ContentType, Format: s.Format,
 		Headers: s.Headers, CustomParameters: s.CustomParameters, Properties: s.Properties,
-		State: s.State, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
+		Type: s.Type, ErrorsEmail: s.ErrorsEmail,
 	}
 	if s.BasicAuth != nil {
 		in.BasicAuth = &basicAuthInput{Username: s.BasicAuth.Username, Password: s.BasicAuth.Password}

@@ -342,9 +342,13 @@ func testResumeReactivatesTooManyErrors(t *testing.T, ts *suite) {
 	require.Eventually(t, func() bool {
 		return e.do("reader-a", "GET", "/subscriptions/"+id, "").json(t)["state"] == "TooManyErrors"
 	}, 5*time.Second, 10*time.Millisecond)
+	// Changing another field keeps the state.
+	r := e.do("manager-a", "PATCH", "/subscriptions/"+id, `{"name":"still failing"}`)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Equal(t, "TooManyErrors", r.json(t)["state"])
 	// A test event cannot go to it; resume can.
 	requireProblem(t, e.do("manager-a", "POST", "/subscriptions/"+id+"/test", `{"eventType":"contact.created"}`), http.StatusConflict, "")
-	r := e.do("manager-a", "POST", "/subscriptions/"+id+"/resume", "")
+	r = e.do("manager-a", "POST", "/subscriptions/"+id+"/resume", "")
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	got := r.json(t)
 	require.Equal(t, "Active", got["state"])
