@@ -2,6 +2,8 @@ package manage
 
 import (
 	_ "embed"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -110,7 +112,11 @@ func (h *handler) handle(method, path string, need Capability, fn routeFunc) {
 		h.methods[path] = append(h.methods[path], http.MethodHead)
 	}
 	h.mux.HandleFunc(method+" "+path, func(w http.ResponseWriter, r *http.Request) {
-		a, err := h.cfg.Authorize(r)
+		a, err := h.authorize(r)
+		if errors.Is(err, errCallbackPanicked) {
+			h.fail(w, r, err)
+			return
+		}
 		if err != nil || a.OrganizationID == "" {
 			h.problem(w, r, http.StatusUnauthorized, "The request is not authenticated.", nil)
 			return
@@ -177,7 +183,25 @@ func (h *handler) audit(a Access, action Action, c Change) {
 	c.At = h.now()
 	c.OrganizationID, c.Actor, c.Action = a.OrganizationID, a.Actor, action
 	c.Before, c.After = Redacted(c.Before), Redacted(c.After)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("manage: the Audit callback panicked; the change was made", "action", action, "panic", p)
+		}
+	}()
 	h.cfg.Audit(c)
+}
+
+// errCallbackPanicked is a host callback's panic, answered 500.
+var errCallbackPanicked = errors.New("manage: the Authorize callback panicked")
+
+// authorize calls the host's Authorize, turning a panic into an error.
+func (h *handler) authorize(r *http.Request) (a Access, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", errCallbackPanicked, p)
+		}
+	}()
+	return h.cfg.Authorize(r)
 }
 
 // now is the dispatcher's time, for the audit.
