@@ -158,32 +158,39 @@ func (h *handler) replaceSubscription(w http.ResponseWriter, r *http.Request, a 
 
 // update replaces the subscription of the path with the input.
 func (h *handler) update(w http.ResponseWriter, r *http.Request, a Access, in *subscriptionInput) {
-	if in.Secret != "" {
-		h.fail(w, r, &bodyError{status: http.StatusUnprocessableEntity, field: "secret",
-			detail: "cannot be changed here: rotate the secret instead"})
-		return
-	}
-	if err := in.checkState(); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	before, err := h.d.GetSubscription(r.Context(), a.OrganizationID, r.PathValue("id"))
+	h.modify(w, r, a, func(*webhook.Subscription) (*subscriptionInput, error) { return in, nil })
+}
+
+// modify changes the subscription of the path to the input that next
+// makes of its current state, in one write that no other write of the
+// dispatcher comes between (so a merge patch applies to what is stored).
+func (h *handler) modify(w http.ResponseWriter, r *http.Request, a Access, next func(cur *webhook.Subscription) (*subscriptionInput, error)) {
+	before, after, err := h.d.ModifySubscription(r.Context(), a.OrganizationID, r.PathValue("id"), func(s *webhook.Subscription) error {
+		in, err := next(s)
+		if err != nil {
+			return err
+		}
+		if in.Secret != "" {
+			return &bodyError{status: http.StatusUnprocessableEntity, field: "secret",
+				detail: "cannot be changed here: rotate the secret instead"}
+		}
+		if err := in.checkState(); err != nil {
+			return err
+		}
+		state := s.State
+		in.apply(s)
+		if in.State == "" {
+			s.State = state
+		}
+		s.UpdatedBy = a.Actor
+		return nil
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	s := before.Clone()
-	in.apply(s)
-	if in.State == "" {
-		s.State = before.State
-	}
-	s.UpdatedBy = a.Actor
-	if err := h.d.UpdateSubscription(r.Context(), s); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.audit(a, ActionUpdate, Change{SubscriptionID: s.ID, Before: before, After: s})
-	h.writeJSON(w, r, http.StatusOK, s)
+	h.audit(a, ActionUpdate, Change{SubscriptionID: after.ID, Before: before, After: after})
+	h.writeJSON(w, r, http.StatusOK, after)
 }
 
 func (h *handler) patchSubscription(w http.ResponseWriter, r *http.Request, a Access) {
@@ -205,32 +212,25 @@ func (h *handler) patchSubscription(w http.ResponseWriter, r *http.Request, a Ac
 		h.fail(w, r, &bodyError{status: http.StatusUnprocessableEntity, field: "$", detail: "A merge patch must be a JSON object."})
 		return
 	}
-	cur, err := h.d.GetSubscription(r.Context(), a.OrganizationID, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	doc, err := json.Marshal(inputOf(cur))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	var target any
-	if err := json.Unmarshal(doc, &target); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	merged, err := json.Marshal(mergePatch(target, patch))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	var in subscriptionInput
-	if err := decodeStrict(merged, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.update(w, r, a, &in)
+	h.modify(w, r, a, func(cur *webhook.Subscription) (*subscriptionInput, error) {
+		doc, err := json.Marshal(inputOf(cur))
+		if err != nil {
+			return nil, err
+		}
+		var target any
+		if err := json.Unmarshal(doc, &target); err != nil {
+			return nil, err
+		}
+		merged, err := json.Marshal(mergePatch(target, patch))
+		if err != nil {
+			return nil, err
+		}
+		var in subscriptionInput
+		if err := decodeStrict(merged, &in); err != nil {
+			return nil, err
+		}
+		return &in, nil
+	})
 }
 
 // mergePatch applies an RFC 7396 JSON merge patch to target.

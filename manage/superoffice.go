@@ -317,23 +317,24 @@ func (h *handler) soReplace(w http.ResponseWriter, r *http.Request, a Access) {
 		h.soFail(w, r, err)
 		return
 	}
-	before, err := h.soSubscription(r, a)
+	cur, err := h.soSubscription(r, a)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	s := before.Clone()
-	if err := h.soApply(&in, s, false); err != nil {
+	before, after, err := h.d.ModifySubscription(r.Context(), a.OrganizationID, cur.ID, func(s *webhook.Subscription) error {
+		if err := h.soApply(&in, s, false); err != nil {
+			return err
+		}
+		s.UpdatedBy = a.Actor
+		return nil
+	})
+	if err != nil {
 		h.soFail(w, r, err)
 		return
 	}
-	s.UpdatedBy = a.Actor
-	if err := h.d.UpdateSubscription(r.Context(), s); err != nil {
-		h.soFail(w, r, err)
-		return
-	}
-	h.audit(a, ActionUpdate, Change{SubscriptionID: s.ID, Before: before, After: s})
-	h.writeJSON(w, r, http.StatusOK, soEntity(r, s, nil, false))
+	h.audit(a, ActionUpdate, Change{SubscriptionID: after.ID, Before: before, After: after})
+	h.writeJSON(w, r, http.StatusOK, soEntity(r, after, nil, false))
 }
 
 func (h *handler) soDelete(w http.ResponseWriter, r *http.Request, a Access) {

@@ -308,7 +308,7 @@ func testConcurrentWriters(t *testing.T, ts *suite) {
 		go func() {
 			defer wg.Done()
 			for j := range 5 {
-				body := fmt.Sprintf(`{"name":"w%d-%d"}`, i, j)
+				body := fmt.Sprintf(`{"name":"w%d-%d","customParameters":{"w%d-%d":"1"}}`, i, j, i, j)
 				r := e.do("manager-a", "PATCH", "/subscriptions/"+id, body)
 				require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 				e.createTo("manager-a", e.rcvURL)
@@ -320,6 +320,11 @@ func testConcurrentWriters(t *testing.T, ts *suite) {
 	subs, _, err := e.d.ListSubscriptions(t.Context(), "org_a", webhook.Page{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, subs, 41)
+	// Every merge patch applied to what was stored: none was lost.
+	got, err := e.d.GetSubscription(t.Context(), "org_a", id)
+	require.NoError(t, err)
+	require.Len(t, got.CustomParameters, 40)
+	require.Len(t, got.PreviousSecrets, webhook.DefaultLimits().MaxPreviousSecrets)
 	numbers := map[int64]bool{}
 	for _, s := range subs {
 		require.False(t, numbers[s.Number])
