@@ -427,6 +427,12 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 	if err != nil {
 		return err
 	}
+	return d.replaceSubscription(ctx, old, s)
+}
+
+// replaceSubscription stores s, validated, over old by UpdateSubscription's
+// rules, and sets *s to what it stored. Called with d.writeMu held.
+func (d *Dispatcher) replaceSubscription(ctx context.Context, old, s *Subscription) error {
 	u := *s
 	u.Secret = orDefault(u.Secret, old.Secret)
 	u.State = orDefault(u.State, old.State)
@@ -436,7 +442,7 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 	u.CreatedAt, u.CreatedBy = old.CreatedAt, old.CreatedBy
 	u.UpdatedAt = d.clock.Now().Round(0).Truncate(time.Microsecond)
 	u.PreviousSecrets = unexpiredSecrets(u.PreviousSecrets, u.UpdatedAt)
-	u.ConsecutiveFailures = old.ConsecutiveFailures
+	u.ConsecutiveFailures, u.Number = old.ConsecutiveFailures, old.Number
 	if err := d.store.UpdateSubscription(ctx, &u); err != nil {
 		return err
 	}

@@ -262,13 +262,19 @@ const (
 type Store interface {
 	// CreateSubscription stores a new subscription as given, including its
 	// ID and timestamps. It returns ErrAlreadyExists if the ID is taken
-	// (in any organization).
+	// (in any organization). It assigns s.Number: a positive number
+	// unique in the store, never reused (a counter, an identity column),
+	// that s.Number holds when it returns nil. s.Number as given is
+	// ignored.
 	CreateSubscription(ctx context.Context, s *Subscription) error
 	// GetSubscription returns the organization's subscription with the ID.
 	GetSubscription(ctx context.Context, orgID, id string) (*Subscription, error)
+	// GetSubscriptionByNumber returns the organization's subscription
+	// with the Number.
+	GetSubscriptionByNumber(ctx context.Context, orgID string, number int64) (*Subscription, error)
 	// UpdateSubscription replaces the stored subscription with the same ID
-	// and OrganizationID (its ConsecutiveFailures is kept from the store,
-	// not taken from s).
+	// and OrganizationID (its ConsecutiveFailures and Number are kept from
+	// the store, not taken from s).
 	UpdateSubscription(ctx context.Context, s *Subscription) error
 	// DeleteSubscription removes the organization's subscription and its
 	// pending deliveries; its delivered and dead deliveries and their

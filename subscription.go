@@ -70,7 +70,7 @@ const SecretPrefix = "whsec_"
 // # JSON
 //
 // The JSON form uses the names a management API's clients expect: id,
-// organizationId, name, url, events, contentType, format, secret,
+// number, organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
 // state, type, errorsEmail, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
@@ -88,6 +88,12 @@ type Subscription struct {
 	// ID identifies the subscription. Generated ("sub_" and 26
 	// characters) when empty at creation.
 	ID string `json:"id,omitempty"`
+	// Number is a second identifier, assigned by the Store at creation:
+	// a positive integer, unique in the store and never reused, for
+	// clients that want a numeric ID (SuperOffice's WebhookId). It fits
+	// in 32 bits until the store has made 2,147,483,647 subscriptions.
+	// Set by Store.CreateSubscription; ignored on update.
+	Number int64 `json:"number,omitempty"`
 	// OrganizationID is the tenant; the subscription receives only the
 	// events of this organization. Required.
 	OrganizationID string `json:"organizationId"`

@@ -96,7 +96,11 @@ type Store struct {
 	mu sync.Mutex
 
 	subs map[string]*subState
-	orgs map[string]*org
+	// numbers finds a current subscription's ID by its Number; lastNumber
+	// is the latest Number assigned.
+	numbers    map[int64]string
+	lastNumber int64
+	orgs       map[string]*org
 	// orgList holds the organizations by their seq; none is ever removed.
 	orgList []*org
 

@@ -10,7 +10,8 @@ import (
 	"github.com/relayhook/webhook"
 )
 
-// CreateSubscription stores a copy of sub. It returns an error wrapping
+// CreateSubscription stores a copy of sub and sets sub.Number to the next
+// of the store's counter. It returns an error wrapping
 // webhook.ErrAlreadyExists if the ID is taken.
 func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscription) error {
 	c := sub.Clone()
@@ -19,6 +20,12 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if _, ok := s.subs[c.ID]; ok {
 		return fmt.Errorf("memstore: subscription %q: %w", c.ID, webhook.ErrAlreadyExists)
 	}
+	s.lastNumber++
+	c.Number, sub.Number = s.lastNumber, s.lastNumber
+	if s.numbers == nil {
+		s.numbers = make(map[int64]string)
+	}
+	s.numbers[c.Number] = c.ID
 	o := s.org(c.OrganizationID)
 	ss := &subState{id: c.ID, org: o, ix: o.subIndex(c.ID), cur: c, dueIdx: -1, leaseIdx: -1}
 	ss.stats.lastAt = zeroNanos
@@ -53,6 +60,21 @@ func (s *Store) GetSubscription(ctx context.Context, orgID, id string) (*webhook
 	return cur.Clone(), nil
 }
 
+// GetSubscriptionByNumber returns a copy of the organization's
+// subscription with the Number.
+func (s *Store) GetSubscriptionByNumber(ctx context.Context, orgID string, number int64) (*webhook.Subscription, error) {
+	s.mu.Lock()
+	var cur *webhook.Subscription
+	if ss := s.sub(orgID, s.numbers[number]); ss != nil {
+		cur = ss.cur
+	}
+	s.mu.Unlock()
+	if cur == nil {
+		return nil, notFound("subscription", fmt.Sprintf("number %d", number))
+	}
+	return cur.Clone(), nil
+}
+
 // UpdateSubscription replaces the stored subscription with the ID and
 // OrganizationID of sub with a copy of sub, keeping the stored
 // ConsecutiveFailures.
@@ -65,7 +87,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 		return notFound("subscription", c.ID)
 	}
 	old := ss.cur
-	c.ConsecutiveFailures = old.ConsecutiveFailures
+	c.ConsecutiveFailures, c.Number = old.ConsecutiveFailures, old.Number
 	reindex := !slices.Equal(old.Events, c.Events)
 	if reindex {
 		s.unindex(ss)
@@ -91,6 +113,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, orgID, id string) error 
 	o := s.orgs[orgID]
 	s.unindex(ss)
 	delete(s.subs, id)
+	delete(s.numbers, ss.cur.Number)
 	ss.cur = nil
 	s.requeue(ss) // leaves the due and leases heaps
 	for _, q := range [][]*dlv{ss.pending.all(), ss.leased.items} {

@@ -76,3 +76,39 @@ VALUES ('dlv_1', 'evt_1', 'sub_a', 1, $1, 1000, 200, '', 'delivered'),
 	require.Equal(t, [3]int64{1, 1, 0}, [3]int64{st.Pending, st.Delivered, st.Dead})
 	require.Equal(t, now.Add(time.Hour), st.OldestPendingAt)
 }
+
+// Subscriptions stored before migration 0003 get numbers, and those created
+// after it go on from them.
+func TestMigrationNumbersExistingSubscriptions(t *testing.T) {
+	p := testPool(t)
+	schema := newSchemaName()
+	dropSchemaOnCleanup(t, p, schema)
+	s, err := New(p, &Options{Schema: schema})
+	require.NoError(t, err)
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	require.NoError(t, s.migrateTo(ctx, 2))
+	now := time.Date(2026, 3, 1, 15, 20, 0, 0, time.UTC)
+	q := pgx.Identifier{schema}.Sanitize()
+	_, err = p.Exec(ctx, `INSERT INTO `+q+`.subscriptions (id, org_id, state, events, match_keys, created_at, updated_at, doc)
+VALUES ('sub_a', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}'),
+       ('sub_b', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}')`, now)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+
+	a, err := s.GetSubscription(ctx, "org_1", "sub_a")
+	require.NoError(t, err)
+	b, err := s.GetSubscription(ctx, "org_1", "sub_b")
+	require.NoError(t, err)
+	require.Positive(t, a.Number)
+	require.Positive(t, b.Number)
+	require.NotEqual(t, a.Number, b.Number)
+	got, err := s.GetSubscriptionByNumber(ctx, "org_1", b.Number)
+	require.NoError(t, err)
+	require.Equal(t, "sub_b", got.ID)
+
+	c := &webhook.Subscription{ID: "sub_c", OrganizationID: "org_1", State: webhook.StateActive, Events: []string{"*"},
+		URL: "https://example.com", CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, s.CreateSubscription(ctx, c))
+	require.Greater(t, c.Number, max(a.Number, b.Number))
+}

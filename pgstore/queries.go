@@ -5,16 +5,17 @@ import "strings"
 // queries holds the store's SQL with the schema filled in. Each is sent as
 // is, so pgx prepares it once per connection and reuses it.
 type queries struct {
-	createSubscription string
-	getSubscription    string
-	getSubscriptions   string
-	updateSubscription string
-	deleteSubscription string
-	listSubscriptions  string
-	matchSubscriptions string
-	setState           string
-	healthOK           string
-	healthFailed       string
+	createSubscription      string
+	getSubscription         string
+	getSubscriptionByNumber string
+	getSubscriptions        string
+	updateSubscription      string
+	deleteSubscription      string
+	listSubscriptions       string
+	matchSubscriptions      string
+	setState                string
+	healthOK                string
+	healthFailed            string
 
 	enqueue    string
 	getEvent   string
@@ -53,13 +54,15 @@ func newQueries(schema string) queries {
   INSERT INTO {{schema}}.subscriptions
     (id, org_id, state, events, match_keys, consecutive_failures, created_at, updated_at, doc)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-  RETURNING id
+  RETURNING id, number
 ), x AS (
   DELETE FROM {{schema}}.stats st USING c WHERE st.subscription_id = c.id
 )
-SELECT count(*) FROM c`,
+SELECT number FROM c`,
 
 		getSubscription: `SELECT ` + subscriptionColumns + ` FROM {{schema}}.subscriptions WHERE id = $1 AND org_id = $2`,
+
+		getSubscriptionByNumber: `SELECT ` + subscriptionColumns + ` FROM {{schema}}.subscriptions WHERE number = $1 AND org_id = $2`,
 
 		getSubscriptions: `SELECT ` + subscriptionColumns + ` FROM {{schema}}.subscriptions WHERE id = ANY($1::text[])`,
 
@@ -455,7 +458,7 @@ ORDER BY seq`,
 		},
 	}
 	for _, p := range []*string{
-		&q.createSubscription, &q.getSubscription, &q.getSubscriptions, &q.updateSubscription,
+		&q.createSubscription, &q.getSubscription, &q.getSubscriptionByNumber, &q.getSubscriptions, &q.updateSubscription,
 		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune,
 		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery,
@@ -620,7 +623,7 @@ FROM p, t, h`
 // its statistics say about the subscriptions.
 const subscriptionActive = `(SELECT s.state FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id) = 'Active'`
 
-const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc`
+const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc, number`
 
 const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data`
 

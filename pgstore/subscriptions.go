@@ -124,7 +124,7 @@ func scanSubscription(row pgx.Row) (*webhook.Subscription, int64, error) {
 		doc     []byte
 	)
 	if err := row.Scan(&s.ID, &s.OrganizationID, &state, &s.Events, &s.ConsecutiveFailures,
-		&s.CreatedAt, &s.UpdatedAt, &version, &doc); err != nil {
+		&s.CreatedAt, &s.UpdatedAt, &version, &doc, &s.Number); err != nil {
 		return nil, 0, err
 	}
 	s.State = webhook.State(state)
@@ -151,23 +151,43 @@ func (s *Store) collectSubscriptions(rows pgx.Rows, op string) ([]*webhook.Subsc
 	return subs, nil
 }
 
-// CreateSubscription stores a new subscription as given. It returns an
-// error wrapping webhook.ErrAlreadyExists if the ID is taken.
+// CreateSubscription stores a new subscription as given and sets
+// sub.Number from the table's identity column. It returns an error
+// wrapping webhook.ErrAlreadyExists if the ID is taken.
 func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscription) error {
 	doc, err := encodeDoc(sub)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
+	var number int64
+	err = s.pool.QueryRow(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.ConsecutiveFailures,
-		sub.CreatedAt, sub.UpdatedAt, doc)
+		sub.CreatedAt, sub.UpdatedAt, doc).Scan(&number)
 	if isUniqueViolation(err, "") {
 		return fmt.Errorf("pgstore: subscription %q: %w", sub.ID, webhook.ErrAlreadyExists)
 	}
 	if err != nil {
 		return dbError("create subscription", err)
 	}
+	sub.Number = number
 	return nil
+}
+
+// GetSubscriptionByNumber returns the organization's subscription with the
+// Number.
+func (s *Store) GetSubscriptionByNumber(ctx context.Context, orgID string, number int64) (*webhook.Subscription, error) {
+	what := fmt.Sprintf("number %d", number)
+	if !storable(orgID) {
+		return nil, notFound("subscription", what)
+	}
+	sub, _, err := scanSubscription(s.pool.QueryRow(ctx, s.q.getSubscriptionByNumber, number, orgID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("subscription", what)
+	}
+	if err != nil {
+		return nil, dbError("get subscription", err)
+	}
+	return sub, nil
 }
 
 // GetSubscription returns the organization's subscription with the ID.

@@ -80,6 +80,7 @@ type test struct {
 
 var groups = []group{
 	{"Subscriptions", subscriptionTests},
+	{"Numbers", numberTests},
 	{"MatchSubscriptions", matchTests},
 	{"Health", healthTests},
 	{"Enqueue", enqueueTests},

@@ -62,6 +62,7 @@ func requireSameSubscription(t *testing.T, want, got *webhook.Subscription) {
 	t.Helper()
 	require.NotNil(t, got)
 	require.Equal(t, want.ID, got.ID, "ID")
+	require.Equal(t, want.Number, got.Number, "Number")
 	require.Equal(t, want.OrganizationID, got.OrganizationID, "OrganizationID")
 	require.Equal(t, want.Name, got.Name, "Name")
 	require.Equal(t, want.URL, got.URL, "URL")
@@ -135,8 +136,8 @@ func testGetMissingSubscription(t *testing.T, e *env) {
 
 func testSubscriptionCopies(t *testing.T, e *env) {
 	in := e.fullSubscription()
-	want := in.Clone()
 	require.NoError(t, e.store.CreateSubscription(t.Context(), in))
+	want := in.Clone()
 
 	// Changing the caller's record after the call changes nothing stored.
 	in.Name = "changed"
@@ -182,6 +183,7 @@ func testUpdateSubscription(t *testing.T, e *env) {
 
 	want := *u
 	want.ConsecutiveFailures = 2
+	want.Number = s.Number // kept from the store too
 	requireSameSubscription(t, &want, e.getSubscription(t, s.ID))
 
 	// The match index follows the new Events.
