@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite with the race detector: the core module and the
-# pgstore module, against a throwaway PostgreSQL server started here (unless
+# Runs the whole test suite with the race detector: the core module, the
+# pgstore module and the River comparison's module (one very short round of
+# each scenario), against a throwaway PostgreSQL server started here (unless
 # RELAYHOOK_PG_URL already names one) and stopped at the end; then the
 # portal's browser tests in headless Chromium, installed through apt-get
 # when missing (under CI a missing browser fails the run, elsewhere those
@@ -23,6 +24,9 @@ go test -race -count=1 ./...
 # The two-dispatcher proof at full size (10,000 events to 10 subscriptions)
 # is too slow under the race detector, which runs it at a tenth of that.
 (cd pgstore && go test -count=1 -run '^TestProofTwoDispatchersDeliverEverythingOnce$' .)
+# The River comparison (bench/river, a module of its own so that nothing
+# else depends on River): vet, and one very short round of each scenario.
+(cd bench/river && go vet ./... && go test -race -count=1 ./...)
 
 # The portal in a real browser: one Chromium for the whole test binary.
 # Screenshots land in portal/browsertest/screenshots (git-ignored).

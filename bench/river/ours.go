@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/pgstore"
+)
+
+// orgID is the one organization of every event.
+const orgID = "org_bench"
+
+// ourSchema is the schema pgstore's tables live in, made anew each run.
+const ourSchema = "bench_relayhook"
+
+// ourSide is a dispatcher on pgstore with the ten subscriptions, not
+// started.
+type ourSide struct {
+	env   *env
+	pool  *pgxpool.Pool
+	store *pgstore.Store
+	d     *webhook.Dispatcher
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// newOurSide opens a pool, migrates a fresh schema and subscribes the
+// receiver's ten endpoints, with the dispatcher's defaults (64 workers,
+// 16 per subscription) but loopback allowed and no pruning.
+func newOurSide(ctx context.Context, e *env) (*ourSide, error) {
+	pool, err := newPool(ctx, e.url)
+	if err != nil {
+		return nil, err
+	}
+	s := &ourSide{env: e, pool: pool}
+	if err := dropSchema(ctx, pool, ourSchema); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.store, err = pgstore.New(pool, &pgstore.Options{Schema: ourSchema, Logger: quietLogger()}); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := s.store.Migrate(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	s.d, err = webhook.NewDispatcher(s.store, &webhook.Config{
+		AllowPrivateNetworks: true, Logger: quietLogger(), Retention: -1,
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	secrets := make([]string, subscriptions)
+	for i := range subscriptions {
+		sub := &webhook.Subscription{OrganizationID: orgID, URL: e.rcv.url(i), Events: []string{"contact.created"}}
+		if err := s.d.CreateSubscription(ctx, sub); err != nil {
+			s.close()
+			return nil, err
+		}
+		secrets[i] = sub.Secret
+	}
+	if e.verify {
+		e.rcv.verifyWith(secrets)
+	}
+	return s, nil
+}
+
+func (s *ourSide) close() {
+	if s.d != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = s.d.Close(ctx)
+		cancel()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	_ = dropSchema(context.Background(), s.pool, ourSchema)
+	s.pool.Close()
+}
+
+// dispatchAll dispatches events events to the ten subscriptions from 4
+// goroutines.
+func (s *ourSide) dispatchAll(ctx context.Context, events int) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, dispatchers)
+	for range dispatchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(events) {
+				res, err := s.d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: orgID, Data: body1K})
+				if err == nil && res.Enqueued != subscriptions {
+					err = fmt.Errorf("dispatch enqueued %d deliveries, not %d", res.Enqueued, subscriptions)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// waitDelivered waits until n deliveries are recorded delivered.
+func (s *ourSide) waitDelivered(ctx context.Context, n int64) error {
+	return waitUntil(time.Minute, "pgstore deliveries recorded delivered", func() (bool, error) {
+		st, err := s.d.Stats(ctx, orgID, "", time.Hour)
+		if err != nil {
+			return false, err
+		}
+		return st.Delivered+st.Dead >= n, nil
+	})
+}
+
+// ourDrain enqueues n deliveries (n/10 events), then starts the
+// dispatcher and times it to the last delivery received and recorded.
+func ourDrain(ctx context.Context, e *env, n int) (measure, error) {
+	s, err := newOurSide(ctx, e)
+	if err != nil {
+		return measure{}, err
+	}
+	defer s.close()
+	events := n / subscriptions
+	if err := s.dispatchAll(ctx, events); err != nil {
+		return measure{}, err
+	}
+	n = events * subscriptions
+	base := e.rcv.count.Load()
+	m := e.begin()
+	if err := s.d.Start(ctx); err != nil {
+		return measure{}, err
+	}
+	if err := e.rcv.waitFor(base+int64(n), 5*time.Minute); err != nil {
+		return measure{}, err
+	}
+	if err := s.waitDelivered(ctx, int64(n)); err != nil {
+		return measure{}, err
+	}
+	return e.end(m, n), nil
+}
+
+// ourEndToEnd starts the dispatcher, then dispatches n/10 events from 4
+// goroutines at full speed, timed to the last delivery received.
+func ourEndToEnd(ctx context.Context, e *env, n int) (measure, error) {
+	s, err := newOurSide(ctx, e)
+	if err != nil {
+		return measure{}, err
+	}
+	defer s.close()
+	if err := s.d.Start(ctx); err != nil {
+		return measure{}, err
+	}
+	events := n / subscriptions
+	n = events * subscriptions
+	base := e.rcv.count.Load()
+	m := e.begin()
+	if err := s.dispatchAll(ctx, events); err != nil {
+		return measure{}, err
+	}
+	if err := e.rcv.waitFor(base+int64(n), 5*time.Minute); err != nil {
+		return measure{}, err
+	}
+	res := e.end(m, n)
+	return res, s.waitDelivered(ctx, int64(n))
+}
+
+// ourTx times pgstore.DispatchTx to the ten subscriptions inside a host
+// transaction, BEGIN and COMMIT excluded, m times after a short warm-up.
+// The dispatcher is not started: what is timed is the enqueue alone.
+func ourTx(ctx context.Context, e *env, m int) (latencies, error) {
+	s, err := newOurSide(ctx, e)
+	if err != nil {
+		return latencies{}, err
+	}
+	defer s.close()
+	return timeTx(ctx, s.pool, m, func(tx pgxTx) error {
+		res, err := pgstore.DispatchTx(ctx, s.d, tx, webhook.Event{Type: "contact.created", OrganizationID: orgID, Data: body1K})
+		if err == nil && res.Enqueued != subscriptions {
+			err = fmt.Errorf("DispatchTx enqueued %d deliveries, not %d", res.Enqueued, subscriptions)
+		}
+		return err
+	})
+}
+
+// latencies are the p50 and p99 of a timed operation.
+type latencies struct{ p50, p99 time.Duration }
+
+// timeTx runs op in a transaction of its own, committed, warm-up plus m
+// times, and returns the quantiles of op's own duration over the last m.
+func timeTx(ctx context.Context, pool *pgxpool.Pool, m int, op func(tx pgxTx) error) (latencies, error) {
+	warm := min(100, m)
+	took := make([]time.Duration, 0, m)
+	for i := range warm + m {
+		tx, err := pool.Begin(ctx)
+		if err != nil {
+			return latencies{}, err
+		}
+		start := time.Now()
+		err = op(tx)
+		d := time.Since(start)
+		if err != nil {
+			_ = tx.Rollback(ctx)
+			return latencies{}, err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return latencies{}, err
+		}
+		if i >= warm {
+			took = append(took, d)
+		}
+	}
+	slices.Sort(took)
+	q := func(f float64) time.Duration { return took[min(int(f*float64(len(took))), len(took)-1)] }
+	return latencies{p50: q(0.50), p99: q(0.99)}, nil
+}
