@@ -70,18 +70,20 @@ type measure struct {
 	n     int
 	rate  float64 // deliveries per second
 	cpu   cpuSample
+	trips int64 // round trips to the server
 	start time.Time
 }
 
 // begin starts timing.
 func (e *env) begin() measure {
-	return measure{cpu: sampleCPU(e.postmaster), start: time.Now()}
+	return measure{cpu: sampleCPU(e.postmaster), trips: roundTrips.Load(), start: time.Now()}
 }
 
 // end stops timing n deliveries.
 func (e *env) end(m measure, n int) measure {
 	el := time.Since(m.start)
 	m.cpu = sampleCPU(e.postmaster).sub(m.cpu)
+	m.trips = roundTrips.Load() - m.trips
 	m.n = n
 	m.rate = float64(n) / el.Seconds()
 	return m
@@ -202,8 +204,8 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 					return nil, fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, c, err)
 				}
 				sc.res[c] = append(sc.res[c], m)
-				fmt.Fprintf(progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: machine %s, %s\n",
-					round+1, sc.name, c, m.rate, fmtDur(perDelivery(m.cpu.machine, m.n)), attributed(m))
+				fmt.Fprintf(progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: machine %s, %s; %.2f round trips per delivery\n",
+					round+1, sc.name, c, m.rate, fmtDur(perDelivery(m.cpu.machine, m.n)), attributed(m), float64(m.trips)/float64(m.n))
 			}
 		}
 		if want("tx") {
@@ -221,7 +223,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 					return nil, fmt.Errorf("round %d, tx, %s: %w", round+1, t.name, err)
 				}
 				*t.res = append(*t.res, l)
-				fmt.Fprintf(progress, "round %d tx    %-18s p50 %s p99 %s\n", round+1, t.name, fmtDur(l.p50), fmtDur(l.p99))
+				fmt.Fprintf(progress, "round %d tx    %-18s p50 %s p99 %s, %.1f round trips each\n", round+1, t.name, fmtDur(l.p50), fmtDur(l.p99), l.trips)
 			}
 		}
 	}
@@ -250,6 +252,8 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 		fmt.Fprintf(tw, "enqueue in the host's tx, p50 (ours: event + 10 deliveries; River: 1 job)\t%s\t%s\t%.2f\t—\t\tours ≤ River: %s\n",
 			fmtDur(o50), fmtDur(r50), float64(r50)/float64(o50), verdict)
 		fmt.Fprintf(tw, "enqueue in the host's tx, p99\t%s\t%s\t%.2f\t—\t\treported\n", fmtDur(o99), fmtDur(r99), float64(r99)/float64(o99))
+		trips := func(l latencies) float64 { return l.trips }
+		fmt.Fprintf(tw, "  round trips per enqueue\t%.1f\t%.1f\t\t—\t\treported\n", median(ourTxs, trips), median(riverTxs, trips))
 	}
 	tw.Flush()
 	fmt.Fprintln(out, "\nratio: relayhook's figure over River's (for latencies, River's over relayhook's: above 1, relayhook is ahead).")
@@ -279,6 +283,9 @@ func throughputRows(tw io.Writer, title string, res results, target float64) {
 		fmtDur(time.Duration(median(ours, machine))), fmtDur(time.Duration(median(tuned, machine))),
 		median(tuned, machine)/median(ours, machine),
 		fmtDur(time.Duration(median(defaults, machine))), median(defaults, machine)/median(ours, machine))
+	trips := func(m measure) float64 { return float64(m.trips) / float64(max(m.n, 1)) }
+	fmt.Fprintf(tw, "  round trips to PostgreSQL per delivery\t%.2f\t%.2f\t\t%.2f\t\treported\n",
+		median(ours, trips), median(tuned, trips), median(defaults, trips))
 	if len(ours) > 0 && ours[0].cpu.postgresKnown {
 		prog := func(m measure) float64 { return float64(perDelivery(m.cpu.program, m.n)) }
 		pg := func(m measure) float64 { return float64(perDelivery(m.cpu.postgres, m.n)) }

@@ -197,22 +197,27 @@ func ourTx(ctx context.Context, e *env, m int) (latencies, error) {
 	})
 }
 
-// latencies are the p50 and p99 of a timed operation.
-type latencies struct{ p50, p99 time.Duration }
+// latencies are the p50 and p99 of a timed operation, and the round trips
+// to the server it took on average.
+type latencies struct {
+	p50, p99 time.Duration
+	trips    float64
+}
 
 // timeTx runs op in a transaction of its own, committed, warm-up plus m
 // times, and returns the quantiles of op's own duration over the last m.
 func timeTx(ctx context.Context, pool *pgxpool.Pool, m int, op func(tx pgxTx) error) (latencies, error) {
 	warm := min(100, m)
 	took := make([]time.Duration, 0, m)
+	var trips int64
 	for i := range warm + m {
 		tx, err := pool.Begin(ctx)
 		if err != nil {
 			return latencies{}, err
 		}
-		start := time.Now()
+		start, t0 := time.Now(), roundTrips.Load()
 		err = op(tx)
-		d := time.Since(start)
+		d, dt := time.Since(start), roundTrips.Load()-t0
 		if err != nil {
 			_ = tx.Rollback(ctx)
 			return latencies{}, err
@@ -222,9 +227,10 @@ func timeTx(ctx context.Context, pool *pgxpool.Pool, m int, op func(tx pgxTx) er
 		}
 		if i >= warm {
 			took = append(took, d)
+			trips += dt
 		}
 	}
 	slices.Sort(took)
 	q := func(f float64) time.Duration { return took[min(int(f*float64(len(took))), len(took)-1)] }
-	return latencies{p50: q(0.50), p99: q(0.99)}, nil
+	return latencies{p50: q(0.50), p99: q(0.99), trips: float64(trips) / float64(m)}, nil
 }

@@ -75,6 +75,7 @@ func newPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, err
 	}
 	cfg.MaxConns = poolConns
+	cfg.ConnConfig.Tracer = tripCounter{}
 	p, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
