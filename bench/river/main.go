@@ -89,41 +89,73 @@ func (e *env) end(m measure, n int) measure {
 	return m
 }
 
+// Contender names.
+const (
+	ours          = "relayhook pgstore"
+	tuned         = "River tuned"
+	defaults      = "River defaults"
+	dispatchTx    = "DispatchTx"
+	insertTx      = "River InsertTx"
+	insertManyTx  = "River InsertManyTx"
+	scenarioDrain = "drain"
+	scenarioE2E   = "e2e"
+	scenarioTx    = "tx"
+)
+
+// contenderFlags maps the -contenders flag's words to contenders.
+var contenderFlags = map[string]string{"pgstore": ours, "tuned": tuned, "defaults": defaults}
+
 // options are the command's flags.
 type options struct {
-	url       string
-	n         int
-	txN       int
-	rounds    int
-	scenarios []string
-	verify    bool
+	url        string
+	n          int
+	txN        int
+	rounds     int
+	scenarios  []string
+	contenders []string // of drain and e2e
+	verify     bool
 }
 
 func main() {
-	var o options
-	var scenarios, cpuProfile string
+	if err := mainErr(); err != nil {
+		log.SetFlags(0)
+		log.Fatal(err)
+	}
+}
+
+func mainErr() error {
+	o := options{contenders: []string{ours, tuned, defaults}}
+	var scenarios, contenders, cpuProfile string
 	flag.StringVar(&o.url, "pg", os.Getenv(urlEnv), "PostgreSQL URL (default $"+urlEnv+"; empty: start a throwaway server with scripts/postgres.sh)")
 	flag.IntVar(&o.n, "n", 20_000, "deliveries per drain and end-to-end run")
 	flag.IntVar(&o.txN, "tx-n", 2_000, "timed transactions per contender and round of the tx scenario")
 	flag.IntVar(&o.rounds, "rounds", 2, "alternating rounds")
 	flag.StringVar(&scenarios, "scenarios", "drain,e2e,tx", "comma-separated scenarios: drain, e2e, tx")
-	flag.BoolVar(&o.verify, "verify", false, "the receiver verifies every signature (costs both contenders alike)")
+	flag.StringVar(&contenders, "contenders", "pgstore,tuned,defaults", "comma-separated contenders of drain and e2e: pgstore, tuned (River), defaults (River)")
+	flag.BoolVar(&o.verify, "verify", false, "the receiver verifies every signature (costs every contender alike)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this program to the file")
 	flag.Parse()
-	log.SetFlags(0)
 	o.scenarios = strings.Split(scenarios, ",")
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{"drain", "e2e", "tx"}, s) {
-			log.Fatalf("-scenarios: unknown scenario %q (drain, e2e, tx)", s)
+		if !slices.Contains([]string{scenarioDrain, scenarioE2E, scenarioTx}, s) {
+			return fmt.Errorf("-scenarios: unknown scenario %q (drain, e2e, tx)", s)
 		}
 	}
+	o.contenders = nil
+	for _, c := range strings.Split(contenders, ",") {
+		name, ok := contenderFlags[c]
+		if !ok {
+			return fmt.Errorf("-contenders: unknown contender %q (pgstore, tuned, defaults)", c)
+		}
+		o.contenders = append(o.contenders, name)
+	}
 	if o.n < subscriptions || o.txN < 1 || o.rounds < 1 {
-		log.Fatalf("-n must be at least %d, -tx-n and -rounds at least 1", subscriptions)
+		return fmt.Errorf("-n must be at least %d, -tx-n and -rounds at least 1", subscriptions)
 	}
 	if o.url == "" {
 		url, stop, err := startServer()
 		if err != nil {
-			log.Fatalf("no -pg or $%s, and starting a throwaway server failed: %v", urlEnv, err)
+			return fmt.Errorf("no -pg or $%s, and starting a throwaway server failed: %w", urlEnv, err)
 		}
 		defer stop()
 		o.url = url
@@ -131,17 +163,16 @@ func main() {
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
-			log.Fatal(err)
+			return err
 		}
+		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
+			return err
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if _, err := run(context.Background(), o, os.Stdout, os.Stderr); err != nil {
-		pprof.StopCPUProfile()
-		log.Fatal(err)
-	}
+	_, err := run(context.Background(), o, os.Stdout, os.Stderr)
+	return err
 }
 
 // results are one scenario's measures by contender, one per round.
@@ -150,11 +181,13 @@ type results map[string][]measure
 // summary is everything a run measured.
 type summary struct {
 	drain, e2e         results
-	ourTx, riverTx     []latencies
+	tx                 map[string][]latencies
 	version            string
 	settings           []string
 	postgresAttributed bool
 }
+
+type throughputFunc = func(context.Context, *env, int) (measure, error)
 
 // run runs the scenarios and writes the table to out, the rounds' figures
 // to progress.
@@ -172,29 +205,32 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 	}
 	e := &env{url: o.url, rcv: rcv, postmaster: postmaster, verify: o.verify}
 	want := func(s string) bool { return slices.Contains(o.scenarios, s) }
+	sum := &summary{drain: results{}, e2e: results{}, tx: map[string][]latencies{}, version: version,
+		settings: settings, postgresAttributed: postmaster > 0}
 
-	throughput := []string{"relayhook pgstore", "River tuned", "River defaults"}
-	drain := map[string]func(context.Context, *env, int) (measure, error){
-		"relayhook pgstore": ourDrain, "River tuned": riverDrain(riverTuned), "River defaults": riverDrain(riverDefaults),
+	scenarios := []struct {
+		name string
+		fns  map[string]throughputFunc
+		res  results
+	}{
+		{scenarioDrain, map[string]throughputFunc{ours: ourDrain, tuned: riverDrain(riverTuned), defaults: riverDrain(riverDefaults)}, sum.drain},
+		{scenarioE2E, map[string]throughputFunc{ours: ourEndToEnd, tuned: riverEndToEnd(riverTuned), defaults: riverEndToEnd(riverDefaults)}, sum.e2e},
 	}
-	e2e := map[string]func(context.Context, *env, int) (measure, error){
-		"relayhook pgstore": ourEndToEnd, "River tuned": riverEndToEnd(riverTuned), "River defaults": riverEndToEnd(riverDefaults),
-	}
-	drains, e2es := results{}, results{}
-	var ourTxs, riverTxs []latencies
+	txs := []struct {
+		name string
+		fn   func(context.Context, *env, int) (latencies, error)
+	}{{dispatchTx, ourTx}, {insertTx, riverTx(1)}, {insertManyTx, riverTx(subscriptions)}}
 	loadStart := loadAverage()
 	began := time.Now()
 	for round := range o.rounds {
-		// Alternate the order, so that neither side always runs first.
-		order := slices.Clone(throughput)
+		// Alternate the order, so that no contender always runs first.
+		order := slices.Clone(o.contenders)
+		txOrder := slices.Clone(txs)
 		if round%2 == 1 {
 			slices.Reverse(order)
+			slices.Reverse(txOrder)
 		}
-		for _, sc := range []struct {
-			name string
-			fns  map[string]func(context.Context, *env, int) (measure, error)
-			res  results
-		}{{"drain", drain, drains}, {"e2e", e2e, e2es}} {
+		for _, sc := range scenarios {
 			if !want(sc.name) {
 				continue
 			}
@@ -204,98 +240,135 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 					return nil, fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, c, err)
 				}
 				sc.res[c] = append(sc.res[c], m)
-				fmt.Fprintf(progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: machine %s, %s; %.2f round trips per delivery\n",
-					round+1, sc.name, c, m.rate, fmtDur(perDelivery(m.cpu.machine, m.n)), attributed(m), float64(m.trips)/float64(m.n))
+				fmt.Fprintf(progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: %s, machine %s; %.2f round trips per delivery\n",
+					round+1, sc.name, c, m.rate, attributed(m), fmtDur(perDelivery(m.cpu.machine, m.n)), float64(m.trips)/float64(m.n))
 			}
 		}
-		if want("tx") {
-			txs := []struct {
-				name string
-				fn   func(context.Context, *env, int) (latencies, error)
-				res  *[]latencies
-			}{{"DispatchTx", ourTx, &ourTxs}, {"River InsertTx", riverTx, &riverTxs}}
-			if round%2 == 1 {
-				slices.Reverse(txs)
-			}
-			for _, t := range txs {
+		if want(scenarioTx) {
+			for _, t := range txOrder {
 				l, err := t.fn(ctx, e, o.txN)
 				if err != nil {
 					return nil, fmt.Errorf("round %d, tx, %s: %w", round+1, t.name, err)
 				}
-				*t.res = append(*t.res, l)
-				fmt.Fprintf(progress, "round %d tx    %-18s p50 %s p99 %s, %.1f round trips each\n", round+1, t.name, fmtDur(l.p50), fmtDur(l.p99), l.trips)
+				sum.tx[t.name] = append(sum.tx[t.name], l)
+				fmt.Fprintf(progress, "round %d tx    %-18s p50 %s p99 %s, %.1f round trips each", round+1, t.name, fmtDur(l.p50), fmtDur(l.p99), l.trips)
+				if l.match > 0 {
+					fmt.Fprintf(progress, "; matching alone p50 %s", fmtDur(l.match))
+				}
+				fmt.Fprintln(progress)
 			}
 		}
 	}
 	took := time.Since(began)
+	if rcv.rejected.Load() > 0 {
+		return nil, fmt.Errorf("the receiver refused %d requests for their signature", rcv.rejected.Load())
+	}
 
 	fmt.Fprintf(out, "relayhook pgstore vs River %s — PostgreSQL %s; %s, %d CPUs, GOMAXPROCS %d, %s\n",
 		riverVersion(), version, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(out, "settings: %s\n", strings.Join(settings, ", "))
-	fmt.Fprintf(out, "N %d, %d rounds (median shown, rounds in brackets), load average %s at the start, %s in all\n\n",
-		o.n, o.rounds, loadStart, took.Round(time.Second))
+	fmt.Fprintf(out, "N %d, tx-n %d, %d rounds (median shown, rounds in brackets), load average %s at the start, %s in all\n\n",
+		o.n, o.txN, o.rounds, loadStart, took.Round(time.Second))
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\trelayhook pgstore\tRiver tuned (200 workers, 1 ms)\tratio\tRiver defaults (100 workers, 100 ms)\tratio\ttarget")
-	if want("drain") {
-		throughputRows(tw, "drain, deliveries/s", drains, 2.0)
+	if want(scenarioDrain) {
+		throughputRows(tw, "drain, deliveries/s", sum.drain, 2.0, postmaster > 0)
 	}
-	if want("e2e") {
-		throughputRows(tw, "end to end, deliveries/s", e2es, 1.5)
+	if want(scenarioE2E) {
+		throughputRows(tw, "end to end, deliveries/s", sum.e2e, 1.5, postmaster > 0)
 	}
-	if want("tx") {
-		o50, o99 := medianDur(ourTxs, func(l latencies) time.Duration { return l.p50 }), medianDur(ourTxs, func(l latencies) time.Duration { return l.p99 })
-		r50, r99 := medianDur(riverTxs, func(l latencies) time.Duration { return l.p50 }), medianDur(riverTxs, func(l latencies) time.Duration { return l.p99 })
-		verdict := "MISSED"
-		if o50 <= r50 {
-			verdict = "met"
-		}
-		fmt.Fprintf(tw, "enqueue in the host's tx, p50 (ours: event + 10 deliveries; River: 1 job)\t%s\t%s\t%.2f\t—\t\tours ≤ River: %s\n",
-			fmtDur(o50), fmtDur(r50), float64(r50)/float64(o50), verdict)
-		fmt.Fprintf(tw, "enqueue in the host's tx, p99\t%s\t%s\t%.2f\t—\t\treported\n", fmtDur(o99), fmtDur(r99), float64(r99)/float64(o99))
-		trips := func(l latencies) float64 { return l.trips }
-		fmt.Fprintf(tw, "  round trips per enqueue\t%.1f\t%.1f\t\t—\t\treported\n", median(ourTxs, trips), median(riverTxs, trips))
+	if want(scenarioTx) {
+		txRows(tw, sum.tx)
 	}
 	tw.Flush()
-	fmt.Fprintln(out, "\nratio: relayhook's figure over River's (for latencies, River's over relayhook's: above 1, relayhook is ahead).")
+	fmt.Fprintln(out, "\nratio: relayhook's figure over River's; for times and CPU, River's over relayhook's (above 1: relayhook is ahead).")
+	fmt.Fprintln(out, "CPU per delivery: this program (both sides of every HTTP request: sender and receiver) + the PostgreSQL server's processes;")
+	fmt.Fprintln(out, "whole machine: /proc/stat's busy time over the run, other work on the machine included.")
 	if postmaster == 0 {
 		fmt.Fprintln(out, "The server's processes could not be read from here: CPU is the machine's only.")
 	}
-	if rcv.rejected.Load() > 0 {
-		return nil, fmt.Errorf("the receiver refused %d requests for their signature", rcv.rejected.Load())
-	}
-	return &summary{drain: drains, e2e: e2es, ourTx: ourTxs, riverTx: riverTxs, version: version,
-		settings: settings, postgresAttributed: postmaster > 0}, nil
+	return sum, nil
 }
 
-// throughputRows writes a scenario's rates, then its CPU per delivery.
-func throughputRows(tw io.Writer, title string, res results, target float64) {
-	ours, tuned, defaults := res["relayhook pgstore"], res["River tuned"], res["River defaults"]
-	rate := func(m measure) float64 { return m.rate }
-	o, t, d := median(ours, rate), median(tuned, rate), median(defaults, rate)
-	verdict := "MISSED"
-	if o >= target*t {
-		verdict = "met"
+// ratio returns a / b formatted, or "—" when either is missing.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "—"
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%.2f\t≥ %.1f× tuned: %s\n", title,
-		rates(ours, o), rates(tuned, t), o/t, rates(defaults, d), o/d, target, verdict)
-	machine := func(m measure) float64 { return float64(perDelivery(m.cpu.machine, m.n)) }
-	fmt.Fprintf(tw, "  CPU per delivery, whole machine\t%s\t%s\t%.2f\t%s\t%.2f\treported\n",
-		fmtDur(time.Duration(median(ours, machine))), fmtDur(time.Duration(median(tuned, machine))),
-		median(tuned, machine)/median(ours, machine),
-		fmtDur(time.Duration(median(defaults, machine))), median(defaults, machine)/median(ours, machine))
-	trips := func(m measure) float64 { return float64(m.trips) / float64(max(m.n, 1)) }
-	fmt.Fprintf(tw, "  round trips to PostgreSQL per delivery\t%.2f\t%.2f\t\t%.2f\t\treported\n",
-		median(ours, trips), median(tuned, trips), median(defaults, trips))
-	if len(ours) > 0 && ours[0].cpu.postgresKnown {
+	return fmt.Sprintf("%.2f", a/b)
+}
+
+// throughputRows writes a scenario's rates, then its CPU and round trips
+// per delivery.
+func throughputRows(tw io.Writer, title string, res results, target float64, attributedCPU bool) {
+	o, t, d := res[ours], res[tuned], res[defaults]
+	rate := func(m measure) float64 { return m.rate }
+	mo, mt, md := median(o, rate), median(t, rate), median(d, rate)
+	verdict := "—"
+	if mo > 0 && mt > 0 {
+		verdict = "MISSED"
+		if mo >= target*mt {
+			verdict = "met"
+		}
+	}
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t≥ %.1f× tuned: %s\n", title,
+		rates(o, mo), rates(t, mt), ratio(mo, mt), rates(d, md), ratio(mo, md), target, verdict)
+	cpuRow := func(label string, f func(measure) float64, cell func([]measure) string) {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\treported\n", label, cell(o), cell(t),
+			ratio(median(t, f), median(o, f)), cell(d), ratio(median(d, f), median(o, f)))
+	}
+	if attributedCPU {
 		prog := func(m measure) float64 { return float64(perDelivery(m.cpu.program, m.n)) }
 		pg := func(m measure) float64 { return float64(perDelivery(m.cpu.postgres, m.n)) }
-		cell := func(ms []measure) string {
+		both := func(m measure) float64 { return prog(m) + pg(m) }
+		cpuRow("CPU per delivery, program + PostgreSQL", both, func(ms []measure) string {
+			if len(ms) == 0 {
+				return "—"
+			}
 			return fmtDur(time.Duration(median(ms, prog))) + " + " + fmtDur(time.Duration(median(ms, pg)))
-		}
-		both := func(ms []measure) float64 { return median(ms, prog) + median(ms, pg) }
-		fmt.Fprintf(tw, "  CPU per delivery, program + PostgreSQL\t%s\t%s\t%.2f\t%s\t%.2f\treported\n",
-			cell(ours), cell(tuned), both(tuned)/both(ours), cell(defaults), both(defaults)/both(ours))
+		})
 	}
+	machine := func(m measure) float64 { return float64(perDelivery(m.cpu.machine, m.n)) }
+	cpuRow("CPU per delivery, whole machine", machine, func(ms []measure) string {
+		if len(ms) == 0 {
+			return "—"
+		}
+		return fmtDur(time.Duration(median(ms, machine)))
+	})
+	trips := func(m measure) float64 { return float64(m.trips) / float64(max(m.n, 1)) }
+	cell := func(ms []measure) string {
+		if len(ms) == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f", median(ms, trips))
+	}
+	fmt.Fprintf(tw, "  round trips to PostgreSQL per delivery\t%s\t%s\t\t%s\t\treported\n", cell(o), cell(t), cell(d))
+}
+
+// txRows writes the tx scenario's rows.
+func txRows(tw io.Writer, res map[string][]latencies) {
+	q := func(name string, f func(latencies) time.Duration) time.Duration {
+		return time.Duration(median(res[name], func(l latencies) float64 { return float64(f(l)) }))
+	}
+	p50 := func(l latencies) time.Duration { return l.p50 }
+	p99 := func(l latencies) time.Duration { return l.p99 }
+	o50, o99 := q(dispatchTx, p50), q(dispatchTx, p99)
+	r50, r99 := q(insertTx, p50), q(insertTx, p99)
+	m50, m99 := q(insertManyTx, p50), q(insertManyTx, p99)
+	verdict := "MISSED"
+	if o50 <= r50 {
+		verdict = "met"
+	}
+	fmt.Fprintf(tw, "enqueue in the host's tx, p50: DispatchTx (event + 10 deliveries) vs InsertTx (1 job)\t%s\t%s\t%s\t\t\tours ≤ River: %s\n",
+		fmtDur(o50), fmtDur(r50), ratio(float64(r50), float64(o50)), verdict)
+	fmt.Fprintf(tw, "enqueue in the host's tx, p99\t%s\t%s\t%s\t\t\treported\n", fmtDur(o99), fmtDur(r99), ratio(float64(r99), float64(o99)))
+	fmt.Fprintf(tw, "  River InsertManyTx of the same 10 jobs instead, p50 / p99\t%s / %s\t%s / %s\t%s\t\t\treported\n",
+		fmtDur(o50), fmtDur(o99), fmtDur(m50), fmtDur(m99), ratio(float64(m50), float64(o50)))
+	match := q(dispatchTx, func(l latencies) time.Duration { return l.match })
+	fmt.Fprintf(tw, "  DispatchTx's matching of subscriptions alone (outside the tx), p50\t%s\t\t\t\t\treported\n", fmtDur(match))
+	trips := func(name string) float64 { return median(res[name], func(l latencies) float64 { return l.trips }) }
+	fmt.Fprintf(tw, "  round trips per enqueue (InsertTx, InsertManyTx)\t%.1f\t%.1f, %.1f\t\t\t\treported\n",
+		trips(dispatchTx), trips(insertTx), trips(insertManyTx))
 }
 
 // attributed describes a run's CPU per delivery in this program and in
@@ -311,6 +384,9 @@ func perDelivery(d time.Duration, n int) time.Duration { return d / time.Duratio
 
 // rates formats a median rate and the rounds'.
 func rates(ms []measure, med float64) string {
+	if len(ms) == 0 {
+		return "—"
+	}
 	var rs []string
 	for _, m := range ms {
 		rs = append(rs, fmt.Sprintf("%.0f", m.rate))
@@ -335,10 +411,6 @@ func median[T any](ms []T, f func(T) float64) float64 {
 		return xs[len(xs)/2]
 	}
 	return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
-}
-
-func medianDur(ls []latencies, f func(latencies) time.Duration) time.Duration {
-	return time.Duration(median(ls, func(l latencies) float64 { return float64(f(l)) }))
 }
 
 func fmtDur(d time.Duration) string {

@@ -275,18 +275,28 @@ func riverEndToEnd(cfg riverConfig) func(context.Context, *env, int) (measure, e
 	}
 }
 
-// riverTx times River's InsertTx of one job (the event's data to one
-// endpoint) inside a host transaction, BEGIN and COMMIT excluded, on an
-// insert-only client.
-func riverTx(ctx context.Context, e *env, m int) (latencies, error) {
-	s, err := newRiverSide(ctx, e, nil)
-	if err != nil {
-		return latencies{}, err
+// riverTx times, inside a host transaction (BEGIN and COMMIT excluded) on
+// an insert-only client, River's InsertTx of one job (the event's data to
+// one endpoint) when jobs is 1, else InsertManyTx of one event's jobs to
+// that many endpoints.
+func riverTx(jobs int) func(context.Context, *env, int) (latencies, error) {
+	return func(ctx context.Context, e *env, m int) (latencies, error) {
+		s, err := newRiverSide(ctx, e, nil)
+		if err != nil {
+			return latencies{}, err
+		}
+		defer s.close()
+		return timeTx(ctx, s.pool, m, func(tx pgxTx) error {
+			if jobs == 1 {
+				args := deliveryArgs{EventID: webhook.NewEventID(time.Now()), Endpoint: 0, Data: body1K}
+				_, err := s.client.InsertTx(ctx, tx, args, nil)
+				return err
+			}
+			res, err := s.client.InsertManyTx(ctx, tx, eventJobs()[:jobs])
+			if err == nil && len(res) != jobs {
+				err = fmt.Errorf("InsertManyTx inserted %d jobs, not %d", len(res), jobs)
+			}
+			return err
+		})
 	}
-	defer s.close()
-	return timeTx(ctx, s.pool, m, func(tx pgxTx) error {
-		args := deliveryArgs{EventID: webhook.NewEventID(time.Now()), Endpoint: 0, Data: body1K}
-		_, err := s.client.InsertTx(ctx, tx, args, nil)
-		return err
-	})
 }
