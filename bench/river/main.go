@@ -63,6 +63,14 @@ type env struct {
 	rcv        *receiver
 	postmaster int
 	verify     bool
+	progress   io.Writer
+}
+
+// enqueued reports the untimed enqueueing before a drain; the timed part
+// starts right after it is written.
+func (e *env) enqueued(who string, n int, took time.Duration) {
+	fmt.Fprintf(e.progress, "        drain %-18s enqueued %d deliveries in %v (%.0f/s, untimed); draining\n",
+		who, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 }
 
 // measure is one timed run.
@@ -203,7 +211,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 	if err != nil {
 		return nil, err
 	}
-	e := &env{url: o.url, rcv: rcv, postmaster: postmaster, verify: o.verify}
+	e := &env{url: o.url, rcv: rcv, postmaster: postmaster, verify: o.verify, progress: progress}
 	want := func(s string) bool { return slices.Contains(o.scenarios, s) }
 	sum := &summary{drain: results{}, e2e: results{}, tx: map[string][]latencies{}, version: version,
 		settings: settings, postgresAttributed: postmaster > 0}

@@ -136,10 +136,12 @@ func ourDrain(ctx context.Context, e *env, n int) (measure, error) {
 	}
 	defer s.close()
 	events := n / subscriptions
+	start := time.Now()
 	if err := s.dispatchAll(ctx, events); err != nil {
 		return measure{}, err
 	}
 	n = events * subscriptions
+	e.enqueued(ours, n, time.Since(start))
 	base := e.rcv.count.Load()
 	m := e.begin()
 	if err := s.d.Start(ctx); err != nil {

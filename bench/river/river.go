@@ -229,10 +229,12 @@ func riverDrain(cfg riverConfig) func(context.Context, *env, int) (measure, erro
 		}
 		defer s.close()
 		events := n / subscriptions
+		start := time.Now()
 		if err := s.insertAll(ctx, events); err != nil {
 			return measure{}, err
 		}
 		n = events * subscriptions
+		e.enqueued("River", n, time.Since(start))
 		base := e.rcv.count.Load()
 		m := e.begin()
 		if err := s.client.Start(ctx); err != nil {
