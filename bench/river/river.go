@@ -61,6 +61,7 @@ type deliveryWorker struct {
 	client  *http.Client
 }
 
+// Work delivers one job: the Envelope of its event, POSTed once.
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	a := job.Args
 	if a.Endpoint < 0 || a.Endpoint >= len(w.urls) {
