@@ -75,8 +75,15 @@ type Config struct {
 	// that is an *http.Transport (see AddressGuard and the README's
 	// Security section); with any other RoundTripper, host names are not
 	// checked at dial time and that is the host's responsibility.
-	// Defaults to a client like NewHTTPClient(), with the guard.
+	// Defaults to a client like NewHTTPClient(), with the guard. A
+	// host that wraps the transport (for tracing, say) should use
+	// WrapTransport instead, which keeps the guard.
 	HTTPClient *http.Client
+	// WrapTransport, when set, wraps the transport of the HTTP client
+	// once the dispatcher has put the address guard on it: the way to
+	// add tracing (otelhttp.NewTransport) or other middleware without
+	// losing the dial-time check. Defaults to none.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// MaxResponseBodyRead is how many bytes of a response are read (so the
 	// connection can be reused); the rest is discarded with the
 	// connection. Defaults to DefaultMaxResponseBodyRead.
@@ -105,6 +112,10 @@ type Config struct {
 	// health recorded and the Notifier told. It must be quick and safe for
 	// concurrent use; a panic in it is recovered and logged.
 	Observer func(AttemptInfo)
+	// Instrumentation holds the hooks of tracing and metrics adapters
+	// (trace context captured at Dispatch, a hook around each attempt).
+	// Defaults to none; see Instrumentation.
+	Instrumentation Instrumentation
 	// Formats registers body formats by name, beside the built-in
 	// FormatEnvelope, FormatAgileCRM and FormatGeneric (which it may
 	// replace).
@@ -183,6 +194,12 @@ type AttemptInfo struct {
 	Outcome DeliveryState
 	// NextAttemptAt is when it will be retried, if Outcome is pending.
 	NextAttemptAt time.Time
+	// SubscriptionType is the subscription's Type (TypeWebhook for HTTP),
+	// and URL its URL, redacted of credentials and query values.
+	SubscriptionType string
+	URL              string
+	// Trace is the trace context stored with the event at Dispatch.
+	Trace TraceContext
 }
 
 // DispatchResult tells what Dispatch did.
@@ -334,7 +351,11 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	var ownClient *http.Client
 	if owned {
 		ownClient = client
+	} else if c.HTTPClient != nil {
+		c.Logger.Warn("webhook: Config.HTTPClient's transport is not an *http.Transport, so the address guard cannot check host names at dial time; use Config.WrapTransport to wrap the dispatcher's transport instead",
+			"transport", fmt.Sprintf("%T", c.HTTPClient.Transport))
 	}
+	wrapTransport(client, c.WrapTransport)
 	d := &Dispatcher{
 		store:     store,
 		cfg:       c,
@@ -519,6 +540,7 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err := d.prepareEvent(&ev, now); err != nil {
 		return DispatchResult{}, err
 	}
+	d.captureTrace(ctx, &ev)
 	subIDs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
@@ -545,7 +567,9 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
 	}
-	return DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}, nil
+	res := DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}
+	d.dispatched(ctx, &ev, res)
+	return res, nil
 }
 
 // fanOut is the scratch space of one DispatchWith: its deliveries, and

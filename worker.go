@@ -206,6 +206,7 @@ type workerState struct {
 	ctx     context.Context
 	wrote   atomic.Bool             // the current attempt's request headers were written
 	signers map[string]*signerEntry // by subscription ID
+	end     func(AttemptInfo)       // from Instrumentation.StartAttempt, for the current attempt
 }
 
 // maxCachedSigners bounds a worker's signer cache.
@@ -263,6 +264,7 @@ func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 	if aborted && !w.wrote.Load() {
 		// Aborted by Close before the request went out: not the
 		// endpoint's fault, not counted.
+		d.endAttempt(w, attemptInfo(dl, number, resp, latency, err, Outcome{}))
 		d.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 		return
 	}
@@ -317,6 +319,7 @@ func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 	a.Error, a.Outcome = errText, o.State
 	d.outcomes <- leasedOutcome{o, dl.LeasedUntil}
 	if aborted {
+		d.endAttempt(w, attemptInfo(dl, number, resp, latency, err, o))
 		return
 	}
 
@@ -334,14 +337,12 @@ func (d *Dispatcher) process(w *workerState, dl *Delivery) {
 			d.notify(sub, StateTooManyErrors, errText, now)
 		}
 	}
-	if d.cfg.Observer != nil {
-		info := AttemptInfo{
-			EventID: ev.ID, EventType: ev.Type, OrganizationID: ev.OrganizationID,
-			SubscriptionID: sub.ID, DeliveryID: dl.ID, Attempt: number,
-			StatusCode: resp.StatusCode, Latency: latency, Err: err,
-			Outcome: o.State, NextAttemptAt: o.NextAttemptAt,
+	if w.end != nil || d.cfg.Observer != nil {
+		info := attemptInfo(dl, number, resp, latency, err, o)
+		d.endAttempt(w, info)
+		if d.cfg.Observer != nil {
+			d.guard("observer", func() { d.cfg.Observer(info) })
 		}
-		d.guard("observer", func() { d.cfg.Observer(info) })
 	}
 }
 
@@ -428,12 +429,13 @@ func (d *Dispatcher) send(w *workerState, dl *Delivery, number int, now time.Tim
 		vals = append(vals, "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+ba.Password)))
 		h["Authorization"] = vals[own : own+1 : own+1]
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, d.cfg.Timeout)
-	defer cancel()
-	return s.Send(ctx, &Request{
+	req := &Request{
 		Event: ev, Subscription: sub, DeliveryID: dl.ID, Attempt: number,
 		Body: body, ContentType: contentType, Header: h,
-	})
+	}
+	ctx, cancel := context.WithTimeout(d.startAttempt(w, w.ctx, req), d.cfg.Timeout)
+	defer cancel()
+	return s.Send(ctx, req)
 }
 
 // bodySizeHint is a capacity for an event's body that the Envelope fits

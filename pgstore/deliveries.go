@@ -60,7 +60,7 @@ func (c *claimResult) scan(rows pgx.Rows) error {
 		key := [2]string{ev.OrganizationID, ev.ID}
 		e := c.events[key]
 		if e == nil {
-			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID}
+			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID, Trace: ev.Trace}
 			finishEvent(e, ts, offset, data)
 			c.events[key] = e
 		}

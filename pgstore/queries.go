@@ -155,8 +155,8 @@ SELECT trip FROM u`,
 		// transaction, which may stay open long, locks nothing another
 		// transaction could wait on but its own new rows.
 		enqueue: `WITH e AS (
-  INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data)
-  VALUES ($1, $2, $3, $4, $5, $6)
+  INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data, traceparent, tracestate)
+  VALUES ($1, $2, $3, $4, $5, $6, $19, $20)
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), u AS (
@@ -622,7 +622,7 @@ const subscriptionActive = `(SELECT s.state FROM {{schema}}.subscriptions s WHER
 
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc`
 
-const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data`
+const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data, e.traceparent, e.tracestate`
 
 const deliveryColumns = `d.id, d.org_id, d.event_id, d.event_type, d.subscription_id, d.state, d.attempts,
   d.next_attempt_at, d.last_status_code, d.last_error, d.redelivered_at, d.attempts_at_redelivery,
