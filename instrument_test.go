@@ -124,7 +124,9 @@ func TestInstrumentationHooks(t *testing.T) {
 func TestInstrumentationTraceContextChecked(t *testing.T) {
 	t.Parallel()
 	for name, capture := range map[string]func(context.Context) webhook.TraceContext{
-		"too long":  func(context.Context) webhook.TraceContext { return webhook.TraceContext{Traceparent: strings.Repeat("0", 56)} },
+		"too long": func(context.Context) webhook.TraceContext {
+			return webhook.TraceContext{Traceparent: strings.Repeat("0", 56)}
+		},
 		"control":   func(context.Context) webhook.TraceContext { return webhook.TraceContext{Tracestate: "a=b\n"} },
 		"panicking": func(context.Context) webhook.TraceContext { panic("boom") },
 	} {
