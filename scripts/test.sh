@@ -14,6 +14,7 @@ fi
 
 go test -race -count=1 ./...
 (cd pgstore && go test -race -count=1 ./...)
+(cd webhookotel && go test -race -count=1 ./...)
 # The two-dispatcher proof at full size (10,000 events to 10 subscriptions)
 # is too slow under the race detector, which runs it at a tenth of that.
 (cd pgstore && go test -count=1 -run '^TestProofTwoDispatchersDeliverEverythingOnce$' .)
