@@ -206,7 +206,8 @@ type AttemptInfo struct {
 type DispatchResult struct {
 	// EventID is the event's ID (generated if it had none).
 	EventID string
-	// Matched is how many Active subscriptions matched the event.
+	// Matched is how many Active subscriptions matched the event: its type
+	// and their Filter.
 	Matched int
 	// Enqueued is how many deliveries were created; fewer than Matched
 	// when the event was dispatched before (idempotent dispatch).
@@ -249,6 +250,7 @@ type Dispatcher struct {
 	atCap      int            // subscriptions whose count is MaxPerSubscription
 
 	catalog []EventType // Config.EventTypes, sorted by name
+	filters filterCache // compiled Subscription.Filters
 
 	ownClient *http.Client // the default client, whose idle connections Close closes
 	addrGuard *AddressGuard
@@ -541,21 +543,21 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 		return DispatchResult{}, err
 	}
 	d.captureTrace(ctx, &ev)
-	subIDs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+	matched, err := d.match(ctx, &ev)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
 	}
 	// The deliveries are made in a recycled block (enqueue copies what it
 	// keeps), their IDs with one read of randomness for the whole fan-out.
-	f := getFanOut(len(subIDs))
+	f := getFanOut(len(matched))
 	defer putFanOut(f)
 	ids.Fill(f.ids, "dlv_", now)
-	for i, subID := range subIDs {
+	for i, m := range matched {
 		f.block[i] = Delivery{
 			ID:             f.ids[i],
 			EventID:        ev.ID,
 			OrganizationID: ev.OrganizationID,
-			SubscriptionID: subID,
+			SubscriptionID: m.ID,
 			State:          DeliveryPending,
 			NextAttemptAt:  now,
 			CreatedAt:      now,
@@ -567,7 +569,7 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
 	}
-	res := DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}
+	res := DispatchResult{EventID: ev.ID, Matched: len(matched), Enqueued: n}
 	d.dispatched(ctx, &ev, res)
 	return res, nil
 }
@@ -663,6 +665,9 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) er
 	s.Type = orDefault(s.Type, TypeWebhook)
 	s.CreatedAt, s.UpdatedAt = now, now
 	s.PreviousSecrets = unexpiredSecrets(s.PreviousSecrets, now)
+	if err := normalizeControls(s); err != nil {
+		return err
+	}
 	s.ConsecutiveFailures = 0
 	if s.UpdatedBy == "" {
 		s.UpdatedBy = s.CreatedBy
@@ -705,6 +710,9 @@ func (d *Dispatcher) UpdateSubscription(ctx context.Context, s *Subscription) er
 	u.UpdatedAt = d.clock.Now().Round(0).Truncate(time.Microsecond)
 	u.PreviousSecrets = unexpiredSecrets(u.PreviousSecrets, u.UpdatedAt)
 	u.ConsecutiveFailures = old.ConsecutiveFailures
+	if err := normalizeControls(&u); err != nil {
+		return err
+	}
 	if err := d.store.UpdateSubscription(ctx, &u); err != nil {
 		return err
 	}
@@ -1016,7 +1024,7 @@ func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, f
 			return total, err
 		}
 		for _, ev := range events {
-			if !sub.Matches(ev.Type) || strings.HasPrefix(ev.ID, TestEventIDPrefix) {
+			if !sub.Matches(ev.Type) || strings.HasPrefix(ev.ID, TestEventIDPrefix) || !d.passesFilter(sub, ev) {
 				continue
 			}
 			now := d.clock.Now()

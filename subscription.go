@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -80,7 +81,7 @@ const SecretPrefix = "whsec_"
 // The JSON form uses the names a management API's clients expect: id,
 // organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
-// state, type, errorsEmail, consecutiveFailures, createdAt, updatedAt,
+// state, type, errorsEmail, filter, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
 // when empty). A *ValidationError names a bad field by these names.
 //
@@ -148,6 +149,19 @@ type Subscription struct {
 	// ErrorsEmail is told, through the Notifier, when the state turns to
 	// StateTooManyErrors. Optional.
 	ErrorsEmail string `json:"errorsEmail,omitempty"`
+	// Filter, when set, is a condition on the event that must hold for
+	// the subscription to receive it, checked at Dispatch: an event whose
+	// type matches Events but that fails the filter creates no delivery
+	// to it. A JSON object whose keys are paths ("type", "data",
+	// "data.amount", "data.customer.country") and whose values are a
+	// value the path must equal, or an object of operators ($eq, $ne,
+	// $gt, $gte, $lt, $lte, $in, $nin, $exists); "$and" and "$or" take an
+	// array of such objects. For example
+	// {"data.amount": {"$gte": 100}, "data.country": {"$in": ["NO", "SE"]}}.
+	// See the README's "Payload filters" for the semantics and
+	// MaxFilterBytes and the other limits. Stored compacted. Defaults to
+	// none: every event of a matching type.
+	Filter json.RawMessage `json:"filter,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
 	ConsecutiveFailures int `json:"consecutiveFailures"`
@@ -227,6 +241,7 @@ func (s *Subscription) Clone() *Subscription {
 	c.Headers = maps.Clone(s.Headers)
 	c.CustomParameters = maps.Clone(s.CustomParameters)
 	c.Properties = maps.Clone(s.Properties)
+	c.Filter = bytes.Clone(s.Filter)
 	return &c
 }
 
@@ -454,7 +469,7 @@ func (s *Subscription) validate(l Limits) error {
 	if len(s.UpdatedBy) > l.MaxNameLength || !printableUTF8(s.UpdatedBy) {
 		return bad("updatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
-	return nil
+	return s.validateControls()
 }
 
 func validateHeaders(h map[string]string, basicAuth bool, l Limits) error {

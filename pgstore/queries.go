@@ -12,6 +12,7 @@ type queries struct {
 	deleteSubscription string
 	listSubscriptions  string
 	matchSubscriptions string
+	matchFilters       string
 	setState           string
 	healthOK           string
 	healthFailed       string
@@ -103,6 +104,8 @@ WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		// candidateKeys).
 		matchSubscriptions: `SELECT id FROM {{schema}}.subscriptions
 WHERE match_keys && $2::text[] AND org_id = $1 AND state = 'Active' ORDER BY id`,
+
+		matchFilters: matchFiltersQuery,
 
 		setState: `WITH u AS (
   UPDATE {{schema}}.subscriptions
@@ -456,7 +459,7 @@ ORDER BY seq`,
 	}
 	for _, p := range []*string{
 		&q.createSubscription, &q.getSubscription, &q.getSubscriptions, &q.updateSubscription,
-		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
+		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.matchFilters, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune,
 		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,

@@ -28,6 +28,7 @@ type subscriptionDoc struct {
 	Properties       map[string]string `json:"properties"`
 	Type             string            `json:"type"`
 	ErrorsEmail      string            `json:"errors_email"`
+	Filter           json.RawMessage   `json:"filter,omitempty"`
 	CreatedBy        string            `json:"created_by"`
 	UpdatedBy        string            `json:"updated_by"`
 }
@@ -47,7 +48,7 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 		Name: s.Name, URL: s.URL, ContentType: s.ContentType, Format: s.Format,
 		Secret: s.Secret, Headers: s.Headers, CustomParameters: s.CustomParameters,
 		Properties: s.Properties, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
-		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy,
+		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy, Filter: s.Filter,
 	}
 	if s.PreviousSecrets != nil {
 		d.PreviousSecrets = make([]previousSecret, len(s.PreviousSecrets))
@@ -74,6 +75,7 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	s.Name, s.URL, s.ContentType, s.Format = d.Name, d.URL, d.ContentType, d.Format
 	s.Secret, s.Headers, s.CustomParameters, s.Properties = d.Secret, d.Headers, d.CustomParameters, d.Properties
 	s.Type, s.ErrorsEmail, s.CreatedBy, s.UpdatedBy = d.Type, d.ErrorsEmail, d.CreatedBy, d.UpdatedBy
+	s.Filter = d.Filter
 	if d.PreviousSecrets != nil {
 		s.PreviousSecrets = make([]webhook.PreviousSecret, len(d.PreviousSecrets))
 		for i, p := range d.PreviousSecrets {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 // delivery controls keep in the store.
 var controlTests = []test{
 	{"EventKeepsTraceContext", testEventTraceContext},
+	{"SubscriptionKeepsFilter", testSubscriptionFilter},
+	{"MatchReturnsFilters", testMatchFilters},
 }
 
 // testTrace is a trace context as a tracing adapter captures it.
@@ -48,4 +51,78 @@ func testEventTraceContext(t *testing.T, e *env) {
 	plain := e.enqueueOne(t, sub, e.at(time.Second))
 	c := e.claimOne(t, e.at(2*time.Second), plain)
 	require.True(t, c.Event.Trace.IsZero(), "Trace of an event dispatched without one: %+v", c.Event.Trace)
+}
+
+const testFilter = `{"data.amount":{"$gte":100},"data.country":{"$in":["NO","SE"]}}`
+
+func testSubscriptionFilter(t *testing.T, e *env) {
+	ctx := t.Context()
+	sub := e.newSubscription()
+	sub.Filter = json.RawMessage(testFilter)
+	require.NoError(t, e.store.CreateSubscription(ctx, sub))
+	sub.Filter[2] = 'X' // the store kept a copy
+
+	got, err := e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, testFilter, string(got.Filter))
+	got.Filter[2] = 'Y' // and returned one
+	again, err := e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, testFilter, string(again.Filter))
+
+	list, _, err := e.store.ListSubscriptions(ctx, e.org, webhook.Page{})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.JSONEq(t, testFilter, string(list[0].Filter))
+
+	again.Filter = json.RawMessage(`{"type":"contact.created"}`)
+	require.NoError(t, e.store.UpdateSubscription(ctx, again))
+	got, err = e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"type":"contact.created"}`, string(got.Filter))
+
+	got.Filter = nil
+	require.NoError(t, e.store.UpdateSubscription(ctx, got))
+	got, err = e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.Empty(t, got.Filter, "a filter removed by an update")
+}
+
+func testMatchFilters(t *testing.T, e *env) {
+	fm, ok := e.store.(webhook.FilterMatcher)
+	if !ok {
+		t.Skip("the store does not implement webhook.FilterMatcher")
+	}
+	ctx := t.Context()
+	filtered := e.newSubscription("contact.*")
+	filtered.Filter = json.RawMessage(testFilter)
+	require.NoError(t, e.store.CreateSubscription(ctx, filtered))
+	plain := e.createSubscription(t, "contact.created")
+	stopped := e.newSubscription("*")
+	stopped.State = webhook.StateStopped
+	require.NoError(t, e.store.CreateSubscription(ctx, stopped))
+	e.createSubscription(t, "sale.changed")
+	other := e.otherOrg()
+	other.createSubscription(t, "contact.created")
+
+	want, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
+	require.NoError(t, err)
+	got, err := fm.MatchSubscriptionFilters(ctx, e.org, "contact.created")
+	require.NoError(t, err)
+	ids := make([]string, len(got))
+	for i, m := range got {
+		ids[i] = m.ID
+	}
+	require.Equal(t, want, ids, "the same subscriptions as MatchSubscriptions, in ID order")
+	require.ElementsMatch(t, []string{filtered.ID, plain.ID}, ids)
+	for _, m := range got {
+		if m.ID == filtered.ID {
+			require.JSONEq(t, testFilter, string(m.Filter))
+		} else {
+			require.Empty(t, m.Filter, "a subscription without a filter")
+		}
+	}
+	none, err := fm.MatchSubscriptionFilters(ctx, e.org, "unknown.type")
+	require.NoError(t, err)
+	require.Empty(t, none)
 }

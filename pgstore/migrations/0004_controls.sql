@@ -7,3 +7,10 @@
 ALTER TABLE {{schema}}.events
     ADD COLUMN traceparent text NOT NULL DEFAULT '',
     ADD COLUMN tracestate  text NOT NULL DEFAULT '';
+
+-- The subscription's payload filter (webhook.Subscription.Filter), kept in
+-- its document and read with the match, so that Dispatch learns every
+-- matched subscription's filter in the one index probe it makes. A column
+-- generated from the document: no write names it.
+ALTER TABLE {{schema}}.subscriptions
+    ADD COLUMN filter json GENERATED ALWAYS AS (doc -> 'filter') STORED;

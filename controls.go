@@ -1,0 +1,117 @@
+package webhook
+
+import (
+	"context"
+	"sync"
+)
+
+// validateControls checks the per-subscription delivery controls: the
+// payload filter.
+func (s *Subscription) validateControls() error {
+	_, err := compileFilter(s.Filter)
+	return err
+}
+
+// normalizeControls puts the checked controls of s in their stored form.
+func normalizeControls(s *Subscription) error {
+	f, err := normalizeFilter(s.Filter)
+	if err != nil {
+		return err
+	}
+	s.Filter = f
+	return nil
+}
+
+// maxCachedFilters bounds the dispatcher's cache of compiled filters.
+const maxCachedFilters = 4096
+
+// filterCache holds compiled filters by their JSON, so that a dispatch
+// compiles none of the filters it saw before.
+type filterCache struct {
+	mu sync.RWMutex
+	m  map[string]filterEntry
+}
+
+type filterEntry struct {
+	node *filterNode
+	err  error
+}
+
+// get returns the compiled filter of raw.
+func (c *filterCache) get(raw []byte) (*filterNode, error) {
+	c.mu.RLock()
+	e, ok := c.m[string(raw)]
+	c.mu.RUnlock()
+	if ok {
+		return e.node, e.err
+	}
+	e.node, e.err = compileFilter(raw)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedFilters {
+		c.m = make(map[string]filterEntry)
+	}
+	c.m[string(raw)] = e
+	c.mu.Unlock()
+	return e.node, e.err
+}
+
+// match returns the Active subscriptions of the event's organization whose
+// Events match its type and whose Filter it passes. The slice may be
+// reused by the Store's next call: use it before then.
+func (d *Dispatcher) match(ctx context.Context, ev *Event) ([]SubscriptionMatch, error) {
+	var matches []SubscriptionMatch
+	if fm, ok := d.store.(FilterMatcher); ok {
+		var err error
+		if matches, err = fm.MatchSubscriptionFilters(ctx, ev.OrganizationID, ev.Type); err != nil {
+			return nil, err
+		}
+	} else {
+		ids, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+		if err != nil {
+			return nil, err
+		}
+		matches = make([]SubscriptionMatch, 0, len(ids))
+		for _, id := range ids {
+			sub, err := d.store.GetSubscription(ctx, ev.OrganizationID, id)
+			if err != nil {
+				continue // deleted since the match
+			}
+			matches = append(matches, SubscriptionMatch{ID: id, Filter: sub.Filter})
+		}
+	}
+	var doc *filterDoc
+	kept := matches[:0]
+	for _, m := range matches {
+		if len(m.Filter) > 0 {
+			if doc == nil {
+				doc = newFilterDoc(ev)
+			}
+			if !d.passes(m.ID, m.Filter, doc) {
+				continue
+			}
+		}
+		kept = append(kept, m)
+	}
+	return kept, nil
+}
+
+// passes reports whether the document passes a subscription's stored
+// filter. One that does not compile (it was stored around the
+// Dispatcher's checks) passes nothing, and says so in the log: an event
+// can be replayed later, never unsent.
+func (d *Dispatcher) passes(subID string, raw []byte, doc *filterDoc) bool {
+	f, err := d.filters.get(raw)
+	if err != nil {
+		d.log.Warn("webhook: subscription has an invalid filter; it receives nothing until fixed", "subscription", subID, "err", err)
+		return false
+	}
+	return f.match(doc)
+}
+
+// passesFilter reports whether ev passes sub's filter (for Replay).
+func (d *Dispatcher) passesFilter(sub *Subscription, ev *Event) bool {
+	if len(sub.Filter) == 0 {
+		return true
+	}
+	return d.passes(sub.ID, sub.Filter, newFilterDoc(ev))
+}
