@@ -8,8 +8,49 @@ import (
 // validateControls checks the per-subscription delivery controls: the
 // payload filter.
 func (s *Subscription) validateControls() error {
+	if s.MaxConcurrency < 0 || s.MaxConcurrency > MaxConcurrencyLimit {
+		return invalid(ErrInvalidSubscription, "maxConcurrency", "must be 0 (no limit of its own) to %d", MaxConcurrencyLimit)
+	}
 	_, err := compileFilter(s.Filter)
 	return err
+}
+
+// MaxConcurrencyLimit is the most Subscription.MaxConcurrency may be.
+const MaxConcurrencyLimit = 1000
+
+// inflightCount is a subscription's attempts claimed by this dispatcher
+// and not done, and the cap they were admitted under.
+type inflightCount struct {
+	n, limit int
+}
+
+func (e inflightCount) atCap() bool { return e.n > 0 && e.n >= e.limit }
+
+// setInflight replaces a subscription's count, keeping atCap the number
+// of subscriptions at (or, after their cap was lowered, over) their cap.
+// Called with inflightMu held.
+func (d *Dispatcher) setInflight(subID string, old, cur inflightCount) {
+	switch was, is := old.atCap(), cur.atCap(); {
+	case was && !is:
+		d.atCap--
+	case !was && is:
+		d.atCap++
+	}
+	if cur.n <= 0 {
+		delete(d.inflight, subID)
+		return
+	}
+	d.inflight[subID] = cur
+}
+
+// subscriptionCap is how many attempts to the subscription this
+// dispatcher runs at once: its MaxConcurrency when set, else
+// Config.MaxPerSubscription; at most Config.Workers.
+func (d *Dispatcher) subscriptionCap(sub *Subscription) int {
+	if sub != nil && sub.MaxConcurrency > 0 {
+		return min(sub.MaxConcurrency, d.cfg.Workers)
+	}
+	return d.cfg.MaxPerSubscription
 }
 
 // normalizeControls puts the checked controls of s in their stored form.

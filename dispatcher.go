@@ -246,8 +246,8 @@ type Dispatcher struct {
 	busy         atomic.Int64  // deliveries claimed and not yet done
 
 	inflightMu sync.Mutex
-	inflight   map[string]int // subscription ID -> attempts claimed
-	atCap      int            // subscriptions whose count is MaxPerSubscription
+	inflight   map[string]inflightCount // by subscription ID
+	atCap      int                      // subscriptions whose count is at their cap
 
 	catalog []EventType // Config.EventTypes, sorted by name
 	filters filterCache // compiled Subscription.Filters
@@ -367,7 +367,7 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 		senders:   map[string]Sender{},
 		done:      make(chan struct{}),
 		stop:      make(chan struct{}),
-		inflight:  map[string]int{},
+		inflight:  map[string]inflightCount{},
 		ownClient: ownClient,
 		addrGuard: guard,
 		catalog:   catalog,

@@ -81,7 +81,7 @@ const SecretPrefix = "whsec_"
 // The JSON form uses the names a management API's clients expect: id,
 // organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
-// state, type, errorsEmail, filter, consecutiveFailures, createdAt, updatedAt,
+// state, type, errorsEmail, filter, maxConcurrency, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
 // when empty). A *ValidationError names a bad field by these names.
 //
@@ -162,6 +162,14 @@ type Subscription struct {
 	// MaxFilterBytes and the other limits. Stored compacted. Defaults to
 	// none: every event of a matching type.
 	Filter json.RawMessage `json:"filter,omitempty"`
+	// MaxConcurrency, when positive, is the most attempts to this
+	// subscription in flight at once, across every dispatcher sharing the
+	// store (the Store's Claim counts the deliveries leased to it), and it
+	// replaces Config.MaxPerSubscription as the cap within one dispatcher
+	// (still at most Config.Workers). 1 sends one request at a time. At
+	// most MaxConcurrencyLimit. Defaults to 0: only each dispatcher's
+	// Config.MaxPerSubscription applies.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
 	ConsecutiveFailures int `json:"consecutiveFailures"`
@@ -242,6 +250,7 @@ func (s *Subscription) Clone() *Subscription {
 	c.CustomParameters = maps.Clone(s.CustomParameters)
 	c.Properties = maps.Clone(s.Properties)
 	c.Filter = bytes.Clone(s.Filter)
+	// MaxConcurrency is a value: copied with the struct.
 	return &c
 }
 

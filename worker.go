@@ -75,7 +75,7 @@ func (d *Dispatcher) claimLoop() {
 		if len(claimed) > 0 {
 			d.busy.Add(int64(len(claimed)))
 			for _, dl := range claimed {
-				if !d.admit(dl.SubscriptionID) {
+				if !d.admit(dl.SubscriptionID, d.subscriptionCap(dl.Subscription)) {
 					// Over the cap: hand it back at once; the subscription
 					// is excluded from the next claims until a slot frees.
 					d.busy.Add(-1)
@@ -130,17 +130,15 @@ func (d *Dispatcher) sleep(wait time.Duration, notify <-chan struct{}) bool {
 }
 
 // admit counts an attempt to the subscription, unless it is at its cap.
-func (d *Dispatcher) admit(subID string) bool {
+func (d *Dispatcher) admit(subID string, limit int) bool {
 	d.inflightMu.Lock()
 	defer d.inflightMu.Unlock()
-	n := d.inflight[subID]
-	if n >= d.cfg.MaxPerSubscription {
+	e := d.inflight[subID]
+	if e.n >= limit {
+		d.setInflight(subID, e, inflightCount{e.n, limit})
 		return false
 	}
-	d.inflight[subID] = n + 1
-	if n+1 == d.cfg.MaxPerSubscription {
-		d.atCap++
-	}
+	d.setInflight(subID, e, inflightCount{e.n + 1, limit})
 	return true
 }
 
@@ -148,16 +146,9 @@ func (d *Dispatcher) admit(subID string) bool {
 // worker slot.
 func (d *Dispatcher) release(subID string) {
 	d.inflightMu.Lock()
-	n := d.inflight[subID]
-	wasAtCap := n == d.cfg.MaxPerSubscription
-	if wasAtCap {
-		d.atCap--
-	}
-	if n <= 1 {
-		delete(d.inflight, subID)
-	} else {
-		d.inflight[subID] = n - 1
-	}
+	e := d.inflight[subID]
+	wasAtCap := e.atCap()
+	d.setInflight(subID, e, inflightCount{e.n - 1, e.limit})
 	d.inflightMu.Unlock()
 	// Wake the claimer only if it may be waiting for this slot: when every
 	// worker was busy, or the subscription was at its cap. An idle claimer
@@ -175,8 +166,8 @@ func (d *Dispatcher) excluded() []string {
 		return nil
 	}
 	out := make([]string, 0, d.atCap)
-	for id, n := range d.inflight {
-		if n >= d.cfg.MaxPerSubscription {
+	for id, e := range d.inflight {
+		if e.n >= e.limit {
 			out = append(out, id)
 		}
 	}

@@ -202,6 +202,9 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 			s.finished(d, stateDead)
 		}
 		s.requeue(d.sub)
+		// A slot of a subscription with a concurrency cap freed: its
+		// waiting deliveries may be claimable now.
+		wake = wake || (d.sub.cur != nil && d.sub.cur.MaxConcurrency > 0 && d.sub.dueIdx >= 0)
 	}
 	if wake {
 		s.wake()

@@ -358,7 +358,7 @@ func (pruneOps) setIndex(e *eventEntry, i int) { e.idx = int32(i) }
 // due and leases heaps after its own heaps or its state changed.
 func (s *Store) requeue(ss *subState) {
 	active := ss.active()
-	switch want := active && ss.pending.len() > 0; {
+	switch want := active && ss.pending.len() > 0 && !ss.atConcurrencyCap(); {
 	case want && ss.dueIdx < 0:
 		s.due.push(ss)
 	case want:

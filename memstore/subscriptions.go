@@ -74,6 +74,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if reindex {
 		s.index(ss)
 	}
+	s.controlsChanged(ss, old)
 	s.stateChanged(ss, old)
 	return nil
 }

@@ -303,7 +303,7 @@ SELECT count(*) FROM x`,
     ORDER BY d.next_attempt_at
     LIMIT $5
   ) h
-  WHERE s.state = 'Active' AND ps.id <> ALL($4::text[])
+  WHERE s.state = 'Active' AND s.max_concurrency = 0 AND ps.id <> ALL($4::text[])
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
@@ -394,8 +394,10 @@ SELECT count(*) FROM x`,
     last_at = CASE WHEN ` + newerLast + ` THEN excluded.last_at ELSE st.last_at END,
     last_status_code = CASE WHEN ` + newerLast + ` THEN excluded.last_status_code ELSE st.last_status_code END,
     last_error = CASE WHEN ` + newerLast + ` THEN excluded.last_error ELSE st.last_error END
+), x AS (
+  DELETE FROM {{schema}}.inflight i USING u WHERE i.delivery_id = u.id RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1)`,
+SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1) OR EXISTS (SELECT 1 FROM x)`,
 
 		// The least, over pending deliveries of Active subscriptions, of
 		// the later of next_attempt_at and leased_until. a is the earliest
@@ -621,7 +623,7 @@ FROM p, t, h`
 // Active. A scalar subquery rather than a join: the planner then always
 // walks the pending index in due order and stops at the limit, whatever
 // its statistics say about the subscriptions.
-const subscriptionActive = `(SELECT s.state FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id) = 'Active'`
+const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id)`
 
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc`
 

@@ -29,6 +29,7 @@ type subscriptionDoc struct {
 	Type             string            `json:"type"`
 	ErrorsEmail      string            `json:"errors_email"`
 	Filter           json.RawMessage   `json:"filter,omitempty"`
+	MaxConcurrency   int               `json:"max_concurrency,omitempty"`
 	CreatedBy        string            `json:"created_by"`
 	UpdatedBy        string            `json:"updated_by"`
 }
@@ -49,6 +50,7 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 		Secret: s.Secret, Headers: s.Headers, CustomParameters: s.CustomParameters,
 		Properties: s.Properties, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
 		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy, Filter: s.Filter,
+		MaxConcurrency: s.MaxConcurrency,
 	}
 	if s.PreviousSecrets != nil {
 		d.PreviousSecrets = make([]previousSecret, len(s.PreviousSecrets))
@@ -75,7 +77,7 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	s.Name, s.URL, s.ContentType, s.Format = d.Name, d.URL, d.ContentType, d.Format
 	s.Secret, s.Headers, s.CustomParameters, s.Properties = d.Secret, d.Headers, d.CustomParameters, d.Properties
 	s.Type, s.ErrorsEmail, s.CreatedBy, s.UpdatedBy = d.Type, d.ErrorsEmail, d.CreatedBy, d.UpdatedBy
-	s.Filter = d.Filter
+	s.Filter, s.MaxConcurrency = d.Filter, d.MaxConcurrency
 	if d.PreviousSecrets != nil {
 		s.PreviousSecrets = make([]webhook.PreviousSecret, len(d.PreviousSecrets))
 		for i, p := range d.PreviousSecrets {
@@ -160,6 +162,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
+	s.noteCapped(sub)
 	_, err = s.pool.Exec(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.ConsecutiveFailures,
 		sub.CreatedAt, sub.UpdatedAt, doc)
@@ -197,6 +200,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
+	s.noteCapped(sub)
 	var woke *int
 	err = s.pool.QueryRow(ctx, s.q.updateSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.CreatedAt, sub.UpdatedAt, doc,

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,10 @@ var controlTests = []test{
 	{"EventKeepsTraceContext", testEventTraceContext},
 	{"SubscriptionKeepsFilter", testSubscriptionFilter},
 	{"MatchReturnsFilters", testMatchFilters},
+	{"SubscriptionKeepsMaxConcurrency", testKeepsMaxConcurrency},
+	{"ClaimHonoursMaxConcurrency", testClaimMaxConcurrency},
+	{"NextDueOfASubscriptionAtItsCap", testNextDueAtCap},
+	{"ConcurrentClaimsHonourMaxConcurrency", testConcurrentClaimsMaxConcurrency},
 }
 
 // testTrace is a trace context as a tracing adapter captures it.
@@ -125,4 +130,127 @@ func testMatchFilters(t *testing.T, e *env) {
 	none, err := fm.MatchSubscriptionFilters(ctx, e.org, "unknown.type")
 	require.NoError(t, err)
 	require.Empty(t, none)
+}
+
+func (e *env) createCapped(t *testing.T, limit int) *webhook.Subscription {
+	t.Helper()
+	sub := e.newSubscription()
+	sub.MaxConcurrency = limit
+	require.NoError(t, e.store.CreateSubscription(t.Context(), sub))
+	return sub
+}
+
+func testKeepsMaxConcurrency(t *testing.T, e *env) {
+	ctx := t.Context()
+	sub := e.createCapped(t, 3)
+	got, err := e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, 3, got.MaxConcurrency)
+	got.MaxConcurrency = 0
+	require.NoError(t, e.store.UpdateSubscription(ctx, got))
+	got, err = e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.Zero(t, got.MaxConcurrency)
+}
+
+// testClaimMaxConcurrency: a subscription with MaxConcurrency 2 has at most
+// 2 deliveries validly leased, whatever the claims ask; a Finish or a
+// lease's expiry frees a slot; other subscriptions are not held back.
+func testClaimMaxConcurrency(t *testing.T, e *env) {
+	ctx := t.Context()
+	capped := e.createCapped(t, 2)
+	free := e.createSubscription(t)
+	for range 5 {
+		e.enqueue(t, e.now, capped, free)
+	}
+	count := func(ds []*webhook.Delivery, sub *webhook.Subscription) int {
+		n := 0
+		for _, d := range ds {
+			if d.SubscriptionID == sub.ID {
+				n++
+			}
+		}
+		return n
+	}
+	first := e.claim(t, webhook.ClaimParams{Now: e.now, Limit: 100, Lease: time.Minute})
+	require.Equal(t, 2, count(first, capped), "the capped subscription's first claim")
+	require.Equal(t, 5, count(first, free), "the other subscription is not held back")
+
+	again := e.claim(t, webhook.ClaimParams{Now: e.at(time.Second), Limit: 100, Lease: time.Minute})
+	require.Empty(t, again, "at its cap: nothing more while the leases hold")
+
+	// A finish frees one slot.
+	var done *webhook.Delivery
+	for _, d := range first {
+		if d.SubscriptionID == capped.ID {
+			done = d
+			break
+		}
+	}
+	e.finish(t, e.at(2*time.Second), webhook.Outcome{DeliveryID: done.ID, Lease: done.Lease, State: webhook.DeliveryDelivered,
+		Attempt: attempt(done, 1, e.at(time.Second), 200, webhook.DeliveryDelivered)})
+	third := e.claim(t, webhook.ClaimParams{Now: e.at(3 * time.Second), Limit: 100, Lease: time.Minute})
+	require.Equal(t, 1, count(third, capped), "one slot freed by Finish")
+	require.Len(t, third, 1)
+
+	// A release (no attempt) frees one too.
+	e.finish(t, e.at(4*time.Second), webhook.Outcome{DeliveryID: third[0].ID, Lease: third[0].Lease, State: webhook.DeliveryPending})
+	fourth := e.claim(t, webhook.ClaimParams{Now: e.at(5 * time.Second), Limit: 100, Lease: time.Minute})
+	require.Len(t, fourth, 1, "one slot freed by a release")
+
+	// Expired leases do not count.
+	late := e.claim(t, webhook.ClaimParams{Now: e.at(2 * time.Minute), Limit: 100, Lease: time.Minute})
+	require.Equal(t, 2, count(late, capped), "after the leases expired")
+	require.Equal(t, 5, count(late, free), "the other's expired leases too")
+
+	// Raising the cap lets more through at once.
+	sub, err := e.store.GetSubscription(ctx, e.org, capped.ID)
+	require.NoError(t, err)
+	sub.MaxConcurrency = 4
+	require.NoError(t, e.store.UpdateSubscription(ctx, sub))
+	more := e.claim(t, webhook.ClaimParams{Now: e.at(2*time.Minute + time.Second), Limit: 100, Lease: time.Minute})
+	require.Equal(t, 2, count(more, capped), "two more under the raised cap")
+}
+
+// testNextDueAtCap: while a capped subscription is at its cap, its due
+// deliveries are not due for NextDue before one of its leases ends.
+func testNextDueAtCap(t *testing.T, e *env) {
+	capped := e.createCapped(t, 1)
+	e.enqueue(t, e.now, capped)
+	e.enqueue(t, e.now, capped)
+	e.requireNextDue(t, e.now)
+	got := e.claim(t, webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
+	require.Len(t, got, 1)
+	e.requireNextDue(t, got[0].LeasedUntil)
+}
+
+// testConcurrentClaimsMaxConcurrency: claims made at once (by many
+// dispatchers) never lease more than the cap between them.
+func testConcurrentClaimsMaxConcurrency(t *testing.T, e *env) {
+	capped := e.createCapped(t, 3)
+	for range 40 {
+		e.enqueue(t, e.now, capped)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ds, err := e.store.Claim(t.Context(), webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			total += len(ds)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.LessOrEqual(t, total, 3, "leased between the concurrent claims")
+	require.Positive(t, total)
 }

@@ -14,3 +14,23 @@ ALTER TABLE {{schema}}.events
 -- generated from the document: no write names it.
 ALTER TABLE {{schema}}.subscriptions
     ADD COLUMN filter json GENERATED ALWAYS AS (doc -> 'filter') STORED;
+
+-- Subscription.MaxConcurrency: the most deliveries of the subscription
+-- leased at once, across every store on the schema. Generated from the
+-- document; 0 when unset. The claims of the queue leave out capped
+-- subscriptions, which are claimed apart (see Claim), under an advisory
+-- lock per subscription, counting their leases in inflight.
+ALTER TABLE {{schema}}.subscriptions
+    ADD COLUMN max_concurrency integer GENERATED ALWAYS AS (coalesce((doc ->> 'max_concurrency')::integer, 0)) STORED;
+CREATE INDEX subscriptions_capped_idx ON {{schema}}.subscriptions (id) WHERE max_concurrency > 0;
+
+-- The leases held on deliveries of capped subscriptions: written by their
+-- claim, deleted by Finish; a row whose lease has expired no longer counts
+-- and is replaced when the delivery is claimed again. Not a part of the
+-- delivery's row, so that claims of other subscriptions stay HOT updates.
+CREATE TABLE {{schema}}.inflight (
+    delivery_id     text COLLATE "C" PRIMARY KEY,
+    subscription_id text COLLATE "C" NOT NULL,
+    leased_until    timestamptz      NOT NULL
+);
+CREATE INDEX inflight_subscription_idx ON {{schema}}.inflight (subscription_id, leased_until);

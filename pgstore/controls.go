@@ -1,0 +1,221 @@
+package pgstore
+
+import (
+	"context"
+	"hash/fnv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	webhook "github.com/relayhook/webhook"
+)
+
+// Subscriptions with a MaxConcurrency (capped subscriptions) are left out
+// of the queue's claims and NextDue's walk, and claimed apart, before the
+// others, in a transaction of three statements: the first takes an
+// advisory lock per capped subscription with due work (skipping those
+// another claim holds), so that two claims never count one subscription's
+// leases at once; the second, with a snapshot taken once the locks are
+// held, counts each one's valid leases in inflight and leases up to its
+// room; the third records those leases in inflight. Finish deletes them.
+// Whether any capped subscription exists is known without a query for
+// up to cappedRecheck: a subscription capped by another store is claimed
+// by this one after that delay at most (by none in the meantime).
+
+// cappedRecheck is how long the knowledge that no capped subscription
+// exists is trusted.
+const cappedRecheck = time.Second
+
+// cappedState caches whether capped subscriptions exist.
+type cappedState struct {
+	exist   atomic.Bool
+	checked atomic.Int64 // Unix nanoseconds of the last check
+}
+
+// noteCapped records that a subscription with a cap was written here.
+func (s *Store) noteCapped(sub *webhook.Subscription) {
+	if sub.MaxConcurrency > 0 {
+		s.capped.exist.Store(true)
+	}
+}
+
+// cappedExist reports whether capped subscriptions may exist.
+func (s *Store) cappedExist(ctx context.Context) (bool, error) {
+	now := time.Now().UnixNano()
+	if now-s.capped.checked.Load() < int64(cappedRecheck) {
+		return s.capped.exist.Load(), nil
+	}
+	var exist bool
+	if err := s.pool.QueryRow(ctx, s.replace(cappedExistQuery)).Scan(&exist); err != nil {
+		return false, dbError("claim", err)
+	}
+	s.capped.exist.Store(exist)
+	s.capped.checked.Store(now)
+	return exist, nil
+}
+
+const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0)`
+
+// cappedLockQuery locks (for the transaction) up to $4 capped Active
+// subscriptions, not in $2, that have a due delivery not validly leased
+// at $1; $3 keys the locks to the schema.
+const cappedLockQuery = `SELECT s.id, s.max_concurrency FROM {{schema}}.subscriptions s
+WHERE s.max_concurrency > 0 AND s.state = 'Active' AND s.id <> ALL($2::text[])
+  AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
+              WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
+                AND (d.leased_until IS NULL OR d.leased_until <= $1))
+  AND pg_try_advisory_xact_lock($3::int, hashtext(s.id))
+LIMIT $4`
+
+// cappedClaimQuery leases, for each locked subscription ($5, caps $6),
+// up to its cap less its valid leases at $1 (and at most $4 per
+// subscription), of its due deliveries, the first $3 in due order.
+const cappedClaimQuery = `WITH room AS (
+  SELECT c.id, least(c.m - (SELECT count(*) FROM {{schema}}.inflight i
+                            WHERE i.subscription_id = c.id AND i.leased_until > $1), $4) AS n
+  FROM unnest($5::text[], $6::int[]) AS c(id, m)
+), heads AS (
+  SELECT h.id, h.next_attempt_at FROM room r
+  CROSS JOIN LATERAL (
+    SELECT d.id, d.next_attempt_at FROM {{schema}}.deliveries d
+    WHERE d.subscription_id = r.id AND d.state = 'pending' AND d.next_attempt_at <= $1
+      AND (d.leased_until IS NULL OR d.leased_until <= $1)
+    ORDER BY d.next_attempt_at
+    LIMIT greatest(r.n, 0)
+  ) h
+), chosen AS (
+  SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
+), picked AS MATERIALIZED (
+  SELECT d.ctid FROM {{schema}}.deliveries d
+  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
+    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
+    AND (d.leased_until IS NULL OR d.leased_until <= $1)
+  FOR UPDATE SKIP LOCKED
+)` + claimUpdate
+
+const cappedRecordQuery = `INSERT INTO {{schema}}.inflight (delivery_id, subscription_id, leased_until)
+SELECT * FROM unnest($1::text[], $2::text[]) AS x(d, s), (SELECT $3::timestamptz) AS u
+ON CONFLICT (delivery_id) DO UPDATE SET leased_until = excluded.leased_until, subscription_id = excluded.subscription_id`
+
+// cappedNextDueQuery is the part of NextDue for capped subscriptions: for
+// each, the earliest time one of its deliveries is due and unleased (t),
+// unless its valid leases at t fill its cap, in which case the earliest
+// end of those leases.
+const cappedNextDueQuery = `WITH capped AS (
+  SELECT s.id, s.max_concurrency AS m,
+         (SELECT d.next_attempt_at FROM {{schema}}.deliveries d
+          WHERE d.subscription_id = s.id AND d.state = 'pending'
+            AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
+          ORDER BY d.next_attempt_at LIMIT 1) AS a
+  FROM {{schema}}.subscriptions s WHERE s.max_concurrency > 0 AND s.state = 'Active'
+), cand AS (
+  SELECT c.id, c.m, least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
+                                WHERE d.subscription_id = c.id AND d.state = 'pending'
+                                  AND d.leased_until > d.next_attempt_at
+                                  AND d.next_attempt_at < coalesce(c.a, 'infinity'))) AS t
+  FROM capped c
+)
+SELECT min(CASE WHEN (SELECT count(*) FROM {{schema}}.inflight i
+                      WHERE i.subscription_id = cand.id AND i.leased_until > cand.t) < cand.m
+                THEN cand.t
+                ELSE (SELECT min(i.leased_until) FROM {{schema}}.inflight i
+                      WHERE i.subscription_id = cand.id AND i.leased_until > cand.t) END)
+FROM cand WHERE cand.t IS NOT NULL`
+
+// replace puts the schema in a query.
+func (s *Store) replace(q string) string {
+	return strings.ReplaceAll(q, "{{schema}}", pgx.Identifier{s.schema}.Sanitize())
+}
+
+// cappedLockKey keys the advisory locks of capped claims to the schema.
+func cappedLockKey(schema string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte("relayhook capped claim " + schema))
+	return int32(h.Sum32())
+}
+
+// claimCapped claims deliveries of capped subscriptions into c, up to
+// p.Limit.
+func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude []string, until time.Time, c *claimResult) error {
+	exist, err := s.cappedExist(ctx)
+	if err != nil || !exist {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return dbError("claim", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, queueGuard); err != nil {
+		return dbError("claim", err)
+	}
+	rows, err := tx.Query(ctx, s.replace(cappedLockQuery), p.Now, exclude, cappedLockKey(s.schema), p.Limit)
+	if err != nil {
+		return dbError("claim", err)
+	}
+	var ids []string
+	var caps []int32
+	for rows.Next() {
+		var id string
+		var m int32
+		if err := rows.Scan(&id, &m); err != nil {
+			rows.Close()
+			return dbError("claim", err)
+		}
+		ids, caps = append(ids, id), append(caps, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return dbError("claim", err)
+	}
+	if len(ids) == 0 {
+		return tx.Commit(ctx)
+	}
+	perSub := p.MaxPerSubscription
+	if perSub == 0 {
+		perSub = p.Limit
+	}
+	before := len(c.out)
+	rows, err = tx.Query(ctx, s.replace(cappedClaimQuery), p.Now, until, p.Limit, perSub, ids, caps)
+	if err != nil {
+		return dbError("claim", err)
+	}
+	err = c.scan(rows)
+	rows.Close()
+	if err != nil {
+		return dbError("claim", err)
+	}
+	if n := len(c.out) - before; n > 0 {
+		dids, sids := make([]string, n), make([]string, n)
+		for i, d := range c.out[before:] {
+			dids[i], sids[i] = d.ID, d.SubscriptionID
+		}
+		if _, err := tx.Exec(ctx, s.replace(cappedRecordQuery), dids, sids, until); err != nil {
+			return dbError("claim", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		c.out = c.out[:before]
+		return dbError("claim", err)
+	}
+	return nil
+}
+
+// cappedNextDue is NextDue's part for capped subscriptions.
+func (s *Store) cappedNextDue(ctx context.Context) (time.Time, bool, error) {
+	exist, err := s.cappedExist(ctx)
+	if err != nil || !exist {
+		return time.Time{}, false, err
+	}
+	var t pgtype.Timestamptz
+	if err := s.pool.QueryRow(ctx, s.replace(cappedNextDueQuery)).Scan(&t); err != nil {
+		return time.Time{}, false, dbError("next due", err)
+	}
+	if !t.Valid {
+		return time.Time{}, false, nil
+	}
+	return t.Time.UTC(), true, nil
+}
