@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // validateControls checks the per-subscription delivery controls: the
@@ -11,8 +12,54 @@ func (s *Subscription) validateControls() error {
 	if s.MaxConcurrency < 0 || s.MaxConcurrency > MaxConcurrencyLimit {
 		return invalid(ErrInvalidSubscription, "maxConcurrency", "must be 0 (no limit of its own) to %d", MaxConcurrencyLimit)
 	}
+	if r := s.RateLimit; r != nil {
+		if r.Requests < 1 || r.Requests > MaxRateLimitRequests {
+			return invalid(ErrInvalidSubscription, "rateLimit.requests", "must be 1 to %d", MaxRateLimitRequests)
+		}
+		if r.Per != PerSecond && r.Per != PerMinute {
+			return invalid(ErrInvalidSubscription, "rateLimit.per", "must be %q or %q", PerSecond, PerMinute)
+		}
+	}
 	_, err := compileFilter(s.Filter)
 	return err
+}
+
+// RateLimit bounds the requests to a subscription's endpoint (see
+// Subscription.RateLimit). Its JSON form is {"requests": 10, "per":
+// "second"}.
+type RateLimit struct {
+	// Requests is how many requests may be sent per period: 1 to
+	// MaxRateLimitRequests.
+	Requests int `json:"requests"`
+	// Per is the period: PerSecond or PerMinute.
+	Per RatePeriod `json:"per"`
+}
+
+// RatePeriod is the period of a RateLimit.
+type RatePeriod string
+
+// The periods of a RateLimit.
+const (
+	PerSecond RatePeriod = "second"
+	PerMinute RatePeriod = "minute"
+)
+
+// MaxRateLimitRequests is the most RateLimit.Requests may be.
+const MaxRateLimitRequests = 10000
+
+// Interval is the time between two requests under the limit:
+// Per/Requests; 0 for a nil or invalid RateLimit.
+func (r *RateLimit) Interval() time.Duration {
+	if r == nil || r.Requests < 1 {
+		return 0
+	}
+	switch r.Per {
+	case PerSecond:
+		return time.Second / time.Duration(r.Requests)
+	case PerMinute:
+		return time.Minute / time.Duration(r.Requests)
+	}
+	return 0
 }
 
 // MaxConcurrencyLimit is the most Subscription.MaxConcurrency may be.

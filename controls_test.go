@@ -116,3 +116,31 @@ func TestMaxConcurrencyRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(j), `"maxConcurrency":3`)
 }
+
+func TestRateLimitRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for _, tc := range []struct {
+		limit webhook.RateLimit
+		field string
+	}{
+		{webhook.RateLimit{Requests: 0, Per: webhook.PerSecond}, "rateLimit.requests"},
+		{webhook.RateLimit{Requests: webhook.MaxRateLimitRequests + 1, Per: webhook.PerSecond}, "rateLimit.requests"},
+		{webhook.RateLimit{Requests: 5, Per: "hour"}, "rateLimit.per"},
+		{webhook.RateLimit{Requests: 5}, "rateLimit.per"},
+	} {
+		s := &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/in", Events: []string{"*"}, RateLimit: &tc.limit}
+		err := b.d.CreateSubscription(context.Background(), s)
+		var ve *webhook.ValidationError
+		require.ErrorAs(t, err, &ve, "%+v", tc.limit)
+		require.Equal(t, tc.field, ve.Field)
+		require.ErrorIs(t, err, webhook.ErrInvalidSubscription)
+	}
+	s := &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/in", Events: []string{"*"},
+		RateLimit: &webhook.RateLimit{Requests: 30, Per: webhook.PerMinute}}
+	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
+	require.Equal(t, 2*time.Second, s.RateLimit.Interval())
+	j, err := s.MarshalJSON()
+	require.NoError(t, err)
+	require.Contains(t, string(j), `"rateLimit":{"requests":30,"per":"minute"}`)
+}

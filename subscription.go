@@ -81,7 +81,7 @@ const SecretPrefix = "whsec_"
 // The JSON form uses the names a management API's clients expect: id,
 // organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
-// state, type, errorsEmail, filter, maxConcurrency, consecutiveFailures, createdAt, updatedAt,
+// state, type, errorsEmail, filter, maxConcurrency, rateLimit, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
 // when empty). A *ValidationError names a bad field by these names.
 //
@@ -170,6 +170,12 @@ type Subscription struct {
 	// most MaxConcurrencyLimit. Defaults to 0: only each dispatcher's
 	// Config.MaxPerSubscription applies.
 	MaxConcurrency int `json:"maxConcurrency,omitempty"`
+	// RateLimit, when set, bounds the requests sent to the subscription's
+	// endpoint, across every dispatcher sharing the store: they are
+	// spaced evenly, one every Per/Requests, retries included; its other
+	// deliveries wait without holding back any other subscription's.
+	// Defaults to none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
 	ConsecutiveFailures int `json:"consecutiveFailures"`
@@ -250,7 +256,10 @@ func (s *Subscription) Clone() *Subscription {
 	c.CustomParameters = maps.Clone(s.CustomParameters)
 	c.Properties = maps.Clone(s.Properties)
 	c.Filter = bytes.Clone(s.Filter)
-	// MaxConcurrency is a value: copied with the struct.
+	if s.RateLimit != nil {
+		r := *s.RateLimit
+		c.RateLimit = &r
+	}
 	return &c
 }
 

@@ -48,6 +48,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 
 	s.mu.Lock()
 	s.expireLeases(now)
+	s.unthrottle(now)
 	s.claimSeq++
 	picked := s.picked[:0]
 	aside := s.aside[:0]
@@ -55,6 +56,10 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		ss := s.due.top()
 		if ss.pending.top().next > now {
 			break
+		}
+		if ss.rate.tat > now {
+			s.throttle(ss) // its RateLimit holds it back
+			continue
 		}
 		if ss.claimSeq != s.claimSeq {
 			ss.claimSeq, ss.claimed = s.claimSeq, 0
@@ -70,6 +75,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		d.where = inLeased
 		ss.leased.push(d)
 		ss.claimed++
+		s.spendRate(ss, now)
 		s.requeue(ss)
 		picked = append(picked, d)
 	}
@@ -233,6 +239,11 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	if s.leases.len() > 0 {
 		if t := s.leases.top().leased.top().leasedUntil; !ok || t < due {
+			due, ok = t, true
+		}
+	}
+	if s.throttled.len() > 0 {
+		if t := s.throttled.top().rate.until; !ok || t < due {
 			due, ok = t, true
 		}
 	}

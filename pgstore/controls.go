@@ -33,11 +33,13 @@ const cappedRecheck = time.Second
 type cappedState struct {
 	exist   atomic.Bool
 	checked atomic.Int64 // Unix nanoseconds of the last check
+	noted   atomic.Int64 // counts noteCapped calls
 }
 
 // noteCapped records that a subscription with a cap was written here.
 func (s *Store) noteCapped(sub *webhook.Subscription) {
-	if sub.MaxConcurrency > 0 {
+	if sub.MaxConcurrency > 0 || sub.RateLimit != nil {
+		s.capped.noted.Add(1)
 		s.capped.exist.Store(true)
 	}
 }
@@ -48,22 +50,26 @@ func (s *Store) cappedExist(ctx context.Context) (bool, error) {
 	if now-s.capped.checked.Load() < int64(cappedRecheck) {
 		return s.capped.exist.Load(), nil
 	}
+	noted := s.capped.noted.Load()
 	var exist bool
 	if err := s.pool.QueryRow(ctx, s.replace(cappedExistQuery)).Scan(&exist); err != nil {
 		return false, dbError("claim", err)
 	}
+	// A capped subscription written here while the query ran may not
+	// have been committed in time for it to see.
+	exist = exist || s.capped.noted.Load() != noted
 	s.capped.exist.Store(exist)
 	s.capped.checked.Store(now)
 	return exist, nil
 }
 
-const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0)`
+const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0 OR rate_interval_us > 0)`
 
 // cappedLockQuery locks (for the transaction) up to $4 capped Active
 // subscriptions, not in $2, that have a due delivery not validly leased
 // at $1; $3 keys the locks to the schema.
-const cappedLockQuery = `SELECT s.id, s.max_concurrency FROM {{schema}}.subscriptions s
-WHERE s.max_concurrency > 0 AND s.state = 'Active' AND s.id <> ALL($2::text[])
+const cappedLockQuery = `SELECT s.id, s.max_concurrency, s.rate_interval_us FROM {{schema}}.subscriptions s
+WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0) AND s.state = 'Active' AND s.id <> ALL($2::text[])
   AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
               WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
                 AND (d.leased_until IS NULL OR d.leased_until <= $1))
@@ -74,9 +80,15 @@ LIMIT $4`
 // up to its cap less its valid leases at $1 (and at most $4 per
 // subscription), of its due deliveries, the first $3 in due order.
 const cappedClaimQuery = `WITH room AS (
-  SELECT c.id, least(c.m - (SELECT count(*) FROM {{schema}}.inflight i
-                            WHERE i.subscription_id = c.id AND i.leased_until > $1), $4) AS n
-  FROM unnest($5::text[], $6::int[]) AS c(id, m)
+  SELECT c.id, least(CASE WHEN c.m > 0 THEN c.m - (SELECT count(*) FROM {{schema}}.inflight i
+                                                   WHERE i.subscription_id = c.id AND i.leased_until > $1)
+                          ELSE $4 END,
+                     CASE WHEN c.iv = 0 THEN $4
+                          WHEN coalesce((SELECT r.tat FROM {{schema}}.ratelimits r WHERE r.subscription_id = c.id),
+                                        '-infinity') <= $1 THEN 1
+                          ELSE 0 END,
+                     $4) AS n
+  FROM unnest($5::text[], $6::int[], $7::bigint[]) AS c(id, m, iv)
 ), heads AS (
   SELECT h.id, h.next_attempt_at FROM room r
   CROSS JOIN LATERAL (
@@ -96,29 +108,49 @@ const cappedClaimQuery = `WITH room AS (
   FOR UPDATE SKIP LOCKED
 )` + claimUpdate
 
-const cappedRecordQuery = `INSERT INTO {{schema}}.inflight (delivery_id, subscription_id, leased_until)
-SELECT * FROM unnest($1::text[], $2::text[]) AS x(d, s), (SELECT $3::timestamptz) AS u
-ON CONFLICT (delivery_id) DO UPDATE SET leased_until = excluded.leased_until, subscription_id = excluded.subscription_id`
+// cappedRecordQuery records the leases of capped subscriptions' claimed
+// deliveries ($1, $2 with their caps $4) and moves the next request time
+// of rate-limited ones ($5: their intervals in microseconds) past now
+// ($6).
+const cappedRecordQuery = `WITH x AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $4::int[], $5::bigint[]) AS x(d, s, m, iv)
+), l AS (
+  INSERT INTO {{schema}}.inflight (delivery_id, subscription_id, leased_until)
+  SELECT x.d, x.s, $3 FROM x WHERE x.m > 0
+  ON CONFLICT (delivery_id) DO UPDATE SET leased_until = excluded.leased_until, subscription_id = excluded.subscription_id
+), k AS (
+  SELECT x.s, max(x.iv) AS iv, count(*) AS n FROM x WHERE x.iv > 0 GROUP BY x.s
+)
+INSERT INTO {{schema}}.ratelimits AS r (subscription_id, tat)
+SELECT k.s, $6::timestamptz + k.n * k.iv * interval '1 microsecond' FROM k
+ON CONFLICT (subscription_id) DO UPDATE
+  SET tat = greatest(r.tat, $6::timestamptz) + (excluded.tat - $6::timestamptz)`
 
-// cappedNextDueQuery is the part of NextDue for capped subscriptions: for
-// each, the earliest time one of its deliveries is due and unleased (t),
+// cappedNextDueQuery is the part of NextDue for capped and rate-limited
+// subscriptions with pending deliveries: for each, the earliest time one
+// of them is due and unleased, or its next request time if later (t),
 // unless its valid leases at t fill its cap, in which case the earliest
 // end of those leases.
 const cappedNextDueQuery = `WITH capped AS (
   SELECT s.id, s.max_concurrency AS m,
+         coalesce((SELECT r.tat FROM {{schema}}.ratelimits r WHERE r.subscription_id = s.id), '-infinity') AS tat,
          (SELECT d.next_attempt_at FROM {{schema}}.deliveries d
           WHERE d.subscription_id = s.id AND d.state = 'pending'
             AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
           ORDER BY d.next_attempt_at LIMIT 1) AS a
-  FROM {{schema}}.subscriptions s WHERE s.max_concurrency > 0 AND s.state = 'Active'
+  FROM {{schema}}.subscriptions s WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0) AND s.state = 'Active'
 ), cand AS (
-  SELECT c.id, c.m, least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
-                                WHERE d.subscription_id = c.id AND d.state = 'pending'
-                                  AND d.leased_until > d.next_attempt_at
-                                  AND d.next_attempt_at < coalesce(c.a, 'infinity'))) AS t
+  SELECT c.id, c.m, greatest(c.tat, w.t) AS t
   FROM capped c
+  CROSS JOIN LATERAL (
+    SELECT least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
+                       WHERE d.subscription_id = c.id AND d.state = 'pending'
+                         AND d.leased_until > d.next_attempt_at
+                         AND d.next_attempt_at < coalesce(c.a, 'infinity'))) AS t
+  ) w
+  WHERE w.t IS NOT NULL
 )
-SELECT min(CASE WHEN (SELECT count(*) FROM {{schema}}.inflight i
+SELECT min(CASE WHEN cand.m = 0 OR (SELECT count(*) FROM {{schema}}.inflight i
                       WHERE i.subscription_id = cand.id AND i.leased_until > cand.t) < cand.m
                 THEN cand.t
                 ELSE (SELECT min(i.leased_until) FROM {{schema}}.inflight i
@@ -156,16 +188,22 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 	if err != nil {
 		return dbError("claim", err)
 	}
-	var ids []string
-	var caps []int32
+	var (
+		ids       []string
+		caps      []int32
+		intervals []int64
+	)
 	for rows.Next() {
-		var id string
-		var m int32
-		if err := rows.Scan(&id, &m); err != nil {
+		var (
+			id string
+			m  int32
+			iv int64
+		)
+		if err := rows.Scan(&id, &m, &iv); err != nil {
 			rows.Close()
 			return dbError("claim", err)
 		}
-		ids, caps = append(ids, id), append(caps, m)
+		ids, caps, intervals = append(ids, id), append(caps, m), append(intervals, iv)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -179,7 +217,7 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 		perSub = p.Limit
 	}
 	before := len(c.out)
-	rows, err = tx.Query(ctx, s.replace(cappedClaimQuery), p.Now, until, p.Limit, perSub, ids, caps)
+	rows, err = tx.Query(ctx, s.replace(cappedClaimQuery), p.Now, until, p.Limit, perSub, ids, caps, intervals)
 	if err != nil {
 		return dbError("claim", err)
 	}
@@ -189,11 +227,17 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 		return dbError("claim", err)
 	}
 	if n := len(c.out) - before; n > 0 {
-		dids, sids := make([]string, n), make([]string, n)
-		for i, d := range c.out[before:] {
-			dids[i], sids[i] = d.ID, d.SubscriptionID
+		at := make(map[string]int, len(ids))
+		for i, id := range ids {
+			at[id] = i
 		}
-		if _, err := tx.Exec(ctx, s.replace(cappedRecordQuery), dids, sids, until); err != nil {
+		dids, sids := make([]string, n), make([]string, n)
+		ms, ivs := make([]int32, n), make([]int64, n)
+		for i, d := range c.out[before:] {
+			j := at[d.SubscriptionID]
+			dids[i], sids[i], ms[i], ivs[i] = d.ID, d.SubscriptionID, caps[j], intervals[j]
+		}
+		if _, err := tx.Exec(ctx, s.replace(cappedRecordQuery), dids, sids, until, ms, ivs, p.Now); err != nil {
 			return dbError("claim", err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/webhooktest"
 )
 
 // TestMaxConcurrencyTwoDispatchers: two dispatchers, each on its own store
@@ -60,7 +61,70 @@ func TestMaxConcurrencyTwoDispatchers(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, 2, top["/capped"], "the capped subscription, across both replicas")
 	require.Greater(t, top["/free"], 2, "the uncapped one beside it")
-	var left int
-	require.NoError(t, p.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".inflight").Scan(&left))
-	require.Zero(t, left, "Finish removed every lease it recorded")
+	require.Eventually(t, func() bool {
+		var left int
+		require.NoError(t, p.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{schema}.Sanitize()+".inflight").Scan(&left))
+		return left == 0
+	}, 10*time.Second, time.Millisecond, "Finish removed every lease it recorded")
+}
+
+// TestRateLimitTwoDispatchers: two replicas on one schema, sharing a fake
+// clock, send to a subscription limited to 5 requests a second one every
+// 200 ms between them: 300 a minute (301 from 0 s to 60 s inclusive),
+// none early, while an unlimited
+// subscription beside it gets every event at once.
+func TestRateLimitTwoDispatchers(t *testing.T) {
+	p := testPool(t)
+	schema := newSchemaName()
+	dropSchemaOnCleanup(t, p, schema)
+	var limited, free atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/limited" {
+			limited.Add(1)
+		} else {
+			free.Add(1)
+		}
+	}))
+	defer srv.Close()
+	clock := webhooktest.NewClock(time.Date(2026, 1, 24, 9, 0, 0, 0, time.UTC))
+	cfg := webhook.Config{Workers: 4, Clock: clock, Retention: -1}
+	sa, sb := newStoreOn(t, p, schema), newStoreOn(t, p, schema)
+	da := proofDispatcher(t, sa, cfg)
+	db := proofDispatcher(t, sb, cfg)
+	ctx := context.Background()
+	require.NoError(t, da.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "org_1", URL: srv.URL + "/limited",
+		Events: []string{"*"}, RateLimit: &webhook.RateLimit{Requests: 5, Per: webhook.PerSecond}}))
+	require.NoError(t, db.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "org_1", URL: srv.URL + "/free",
+		Events: []string{"*"}}))
+	const n = 320
+	for i := range n {
+		_, err := []*webhook.Dispatcher{da, db}[i%2].Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "org_1"})
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return free.Load() == n }, 30*time.Second, time.Millisecond, "the unlimited subscription")
+	// The clock moves in steps of 50 ms; each step wakes both claimers (as
+	// a new delivery would), so that one that planned its sleep on the
+	// time before looks again; at each 200 ms the request then due is
+	// waited for before the clock moves on.
+	start := clock.Now()
+	for clock.Now().Sub(start) < time.Minute {
+		elapsed := clock.Now().Sub(start)
+		allowed := int64(elapsed/(200*time.Millisecond)) + 1
+		if elapsed%(200*time.Millisecond) == 0 {
+			require.Eventually(t, func() bool { return limited.Load() >= allowed }, 10*time.Second, time.Millisecond,
+				"request %d at %v", allowed, elapsed)
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+		require.LessOrEqual(t, limited.Load(), allowed, "at %v: no request before its time", elapsed)
+		clock.Advance(50 * time.Millisecond)
+		sa.broadcast()
+		sb.broadcast()
+	}
+	time.Sleep(50 * time.Millisecond)
+	got := limited.Load()
+	require.Eventually(t, func() bool { return limited.Load() == 301 }, 10*time.Second, time.Millisecond,
+		"one request at each 200 ms from 0 s to 60 s inclusive: %d", limited.Load())
+	got = limited.Load()
+	t.Logf("%d requests in the minute at 5/s", got)
 }

@@ -30,6 +30,8 @@ type subscriptionDoc struct {
 	ErrorsEmail      string            `json:"errors_email"`
 	Filter           json.RawMessage   `json:"filter,omitempty"`
 	MaxConcurrency   int               `json:"max_concurrency,omitempty"`
+	RateLimit        *rateLimit        `json:"rate_limit,omitempty"`
+	RateIntervalUS   int64             `json:"rate_interval_us,omitempty"` // derived, for the generated column
 	CreatedBy        string            `json:"created_by"`
 	UpdatedBy        string            `json:"updated_by"`
 }
@@ -37,6 +39,11 @@ type subscriptionDoc struct {
 type previousSecret struct {
 	Secret    string    `json:"secret"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type rateLimit struct {
+	Requests int    `json:"requests"`
+	Per      string `json:"per"`
 }
 
 type basicAuth struct {
@@ -60,6 +67,10 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 	}
 	if s.BasicAuth != nil {
 		d.BasicAuth = &basicAuth{Username: s.BasicAuth.Username, Password: s.BasicAuth.Password}
+	}
+	if r := s.RateLimit; r != nil {
+		d.RateLimit = &rateLimit{Requests: r.Requests, Per: string(r.Per)}
+		d.RateIntervalUS = r.Interval().Microseconds()
 	}
 	b, err := json.Marshal(&d)
 	if err != nil {
@@ -86,6 +97,9 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	}
 	if d.BasicAuth != nil {
 		s.BasicAuth = &webhook.BasicAuth{Username: d.BasicAuth.Username, Password: d.BasicAuth.Password}
+	}
+	if d.RateLimit != nil {
+		s.RateLimit = &webhook.RateLimit{Requests: d.RateLimit.Requests, Per: webhook.RatePeriod(d.RateLimit.Per)}
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ var controlTests = []test{
 	{"ClaimHonoursMaxConcurrency", testClaimMaxConcurrency},
 	{"NextDueOfASubscriptionAtItsCap", testNextDueAtCap},
 	{"ConcurrentClaimsHonourMaxConcurrency", testConcurrentClaimsMaxConcurrency},
+	{"SubscriptionKeepsRateLimit", testKeepsRateLimit},
+	{"ClaimHonoursRateLimit", testClaimRateLimit},
+	{"ConcurrentClaimsHonourRateLimit", testConcurrentClaimsRateLimit},
+	{"NextDueOfARateLimitedSubscriptionWithoutWork", testNextDueRateLimitedIdle},
 }
 
 // testTrace is a trace context as a tracing adapter captures it.
@@ -253,4 +257,110 @@ func testConcurrentClaimsMaxConcurrency(t *testing.T, e *env) {
 	wg.Wait()
 	require.LessOrEqual(t, total, 3, "leased between the concurrent claims")
 	require.Positive(t, total)
+}
+
+func (e *env) createLimited(t *testing.T, requests int, per webhook.RatePeriod) *webhook.Subscription {
+	t.Helper()
+	sub := e.newSubscription()
+	sub.RateLimit = &webhook.RateLimit{Requests: requests, Per: per}
+	require.NoError(t, e.store.CreateSubscription(t.Context(), sub))
+	return sub
+}
+
+func testKeepsRateLimit(t *testing.T, e *env) {
+	ctx := t.Context()
+	sub := e.createLimited(t, 10, webhook.PerMinute)
+	sub.RateLimit.Requests = 99 // the store kept a copy
+	got, err := e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, &webhook.RateLimit{Requests: 10, Per: webhook.PerMinute}, got.RateLimit)
+	got.RateLimit = nil
+	require.NoError(t, e.store.UpdateSubscription(ctx, got))
+	got, err = e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.RateLimit)
+}
+
+// testClaimRateLimit: a subscription limited to 4 per second has one
+// delivery claimed per 250 ms however many are due and however often
+// claims come, NextDue says when the next may be, and another
+// subscription is not held back.
+func testClaimRateLimit(t *testing.T, e *env) {
+	limited := e.createLimited(t, 4, webhook.PerSecond)
+	free := e.createSubscription(t)
+	for range 6 {
+		e.enqueue(t, e.now, limited, free)
+	}
+	count := func(ds []*webhook.Delivery, sub *webhook.Subscription) int {
+		n := 0
+		for _, d := range ds {
+			if d.SubscriptionID == sub.ID {
+				n++
+			}
+		}
+		return n
+	}
+	lease := time.Hour
+	got := e.claim(t, webhook.ClaimParams{Now: e.now, Limit: 100, Lease: lease})
+	require.Equal(t, 1, count(got, limited), "one at first")
+	require.Equal(t, 6, count(got, free), "the other subscription is not held back")
+	e.requireNextDue(t, e.at(250*time.Millisecond))
+
+	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(249 * time.Millisecond), Limit: 100, Lease: lease}), "before the interval")
+	got = e.claim(t, webhook.ClaimParams{Now: e.at(250 * time.Millisecond), Limit: 100, Lease: lease})
+	require.Equal(t, 1, count(got, limited), "one more after the interval")
+	e.requireNextDue(t, e.at(500*time.Millisecond))
+
+	// Late claims do not catch up: a second without claims still gives
+	// one at a time, an interval apart.
+	got = e.claim(t, webhook.ClaimParams{Now: e.at(2 * time.Second), Limit: 100, Lease: lease})
+	require.Equal(t, 1, count(got, limited))
+	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(2*time.Second + 100*time.Millisecond), Limit: 100, Lease: lease}))
+	e.requireNextDue(t, e.at(2250*time.Millisecond))
+}
+
+// testConcurrentClaimsRateLimit: claims made at once take one delivery of
+// a rate-limited subscription between them.
+func testConcurrentClaimsRateLimit(t *testing.T, e *env) {
+	limited := e.createLimited(t, 1, webhook.PerSecond)
+	for range 20 {
+		e.enqueue(t, e.now, limited)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ds, err := e.store.Claim(t.Context(), webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			total += len(ds)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, 1, total, "claimed between the concurrent claims")
+}
+
+// testNextDueRateLimitedIdle: a rate-limited subscription with nothing
+// waiting is due for nothing; when a delivery comes before its next
+// request time, it is due then.
+func testNextDueRateLimitedIdle(t *testing.T, e *env) {
+	limited := e.createLimited(t, 1, webhook.PerSecond)
+	d := e.enqueueOne(t, limited, e.now)
+	c := e.claimOne(t, e.now, d)
+	e.finish(t, e.at(10*time.Millisecond), webhook.Outcome{DeliveryID: c.ID, Lease: c.Lease, State: webhook.DeliveryDelivered,
+		Attempt: attempt(c, 1, e.now, 200, webhook.DeliveryDelivered)})
+	e.requireNothingDue(t)
+	next := e.enqueueOne(t, limited, e.at(20*time.Millisecond))
+	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(500 * time.Millisecond), Limit: 10, Lease: time.Minute}))
+	e.requireNextDue(t, e.at(time.Second))
+	e.claimOne(t, e.at(time.Second), next)
 }

@@ -22,7 +22,17 @@ ALTER TABLE {{schema}}.subscriptions
 -- lock per subscription, counting their leases in inflight.
 ALTER TABLE {{schema}}.subscriptions
     ADD COLUMN max_concurrency integer GENERATED ALWAYS AS (coalesce((doc ->> 'max_concurrency')::integer, 0)) STORED;
-CREATE INDEX subscriptions_capped_idx ON {{schema}}.subscriptions (id) WHERE max_concurrency > 0;
+-- Subscription.RateLimit, as the interval between two requests in
+-- microseconds (0 when unlimited), and the earliest time of each limited
+-- subscription's next request (tat, its theoretical arrival time).
+ALTER TABLE {{schema}}.subscriptions
+    ADD COLUMN rate_interval_us bigint GENERATED ALWAYS AS (coalesce((doc ->> 'rate_interval_us')::bigint, 0)) STORED;
+CREATE INDEX subscriptions_capped_idx ON {{schema}}.subscriptions (id)
+    WHERE max_concurrency > 0 OR rate_interval_us > 0;
+CREATE TABLE {{schema}}.ratelimits (
+    subscription_id text COLLATE "C" PRIMARY KEY,
+    tat             timestamptz      NOT NULL
+);
 
 -- The leases held on deliveries of capped subscriptions: written by their
 -- claim, deleted by Finish; a row whose lease has expired no longer counts
