@@ -44,7 +44,7 @@ type rateState struct {
 
 type throttleOps struct{}
 
-func (throttleOps) less(a, b *subState) bool    { return a.rate.until < b.rate.until }
+func (throttleOps) less(a, b *subState) bool     { return a.rate.until < b.rate.until }
 func (throttleOps) setIndex(ss *subState, i int) { ss.rate.idx = i + 1 }
 
 // spendRate counts a claimed delivery against the subscription's
