@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -143,44 +144,56 @@ func (c *filterCache) get(raw []byte) (*filterNode, error) {
 	return e.node, e.err
 }
 
-// match returns the Active subscriptions of the event's organization whose
-// Events match its type and whose Filter it passes. The slice may be
-// reused by the Store's next call: use it before then.
-func (d *Dispatcher) match(ctx context.Context, ev *Event) ([]SubscriptionMatch, error) {
-	var matches []SubscriptionMatch
+// match returns the IDs of the Active subscriptions of the event's
+// organization whose Events match its type and whose Filter it passes.
+func (d *Dispatcher) match(ctx context.Context, ev *Event) ([]string, error) {
+	var (
+		ids     []string
+		filters []json.RawMessage
+		err     error
+	)
 	if fm, ok := d.store.(FilterMatcher); ok {
-		var err error
-		if matches, err = fm.MatchSubscriptionFilters(ctx, ev.OrganizationID, ev.Type); err != nil {
-			return nil, err
-		}
+		ids, filters, err = fm.MatchSubscriptionFilters(ctx, ev.OrganizationID, ev.Type)
 	} else {
-		ids, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
-		if err != nil {
-			return nil, err
-		}
-		matches = make([]SubscriptionMatch, 0, len(ids))
-		for _, id := range ids {
-			sub, err := d.store.GetSubscription(ctx, ev.OrganizationID, id)
-			if err != nil {
-				continue // deleted since the match
-			}
-			matches = append(matches, SubscriptionMatch{ID: id, Filter: sub.Filter})
-		}
+		ids, filters, err = d.matchReading(ctx, ev)
+	}
+	if err != nil || filters == nil {
+		return ids, err
 	}
 	var doc *filterDoc
-	kept := matches[:0]
-	for _, m := range matches {
-		if len(m.Filter) > 0 {
+	kept := ids[:0]
+	for i, id := range ids {
+		if f := filters[i]; len(f) > 0 {
 			if doc == nil {
 				doc = newFilterDoc(ev)
 			}
-			if !d.passes(m.ID, m.Filter, doc) {
+			if !d.passes(id, f, doc) {
 				continue
 			}
 		}
-		kept = append(kept, m)
+		kept = append(kept, id)
 	}
 	return kept, nil
+}
+
+// matchReading is MatchSubscriptionFilters for a Store that is no
+// FilterMatcher: it reads each matched subscription for its filter.
+func (d *Dispatcher) matchReading(ctx context.Context, ev *Event) ([]string, []json.RawMessage, error) {
+	ids, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+	if err != nil {
+		return nil, nil, err
+	}
+	kept := ids[:0]
+	var filters []json.RawMessage
+	for _, id := range ids {
+		sub, err := d.store.GetSubscription(ctx, ev.OrganizationID, id)
+		if err != nil {
+			continue // deleted since the match
+		}
+		kept = append(kept, id)
+		filters = append(filters, sub.Filter)
+	}
+	return kept, filters, nil
 }
 
 // passes reports whether the document passes a subscription's stored

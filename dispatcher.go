@@ -543,21 +543,21 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 		return DispatchResult{}, err
 	}
 	d.captureTrace(ctx, &ev)
-	matched, err := d.match(ctx, &ev)
+	subIDs, err := d.match(ctx, &ev)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
 	}
 	// The deliveries are made in a recycled block (enqueue copies what it
 	// keeps), their IDs with one read of randomness for the whole fan-out.
-	f := getFanOut(len(matched))
+	f := getFanOut(len(subIDs))
 	defer putFanOut(f)
 	ids.Fill(f.ids, "dlv_", now)
-	for i, m := range matched {
+	for i, subID := range subIDs {
 		f.block[i] = Delivery{
 			ID:             f.ids[i],
 			EventID:        ev.ID,
 			OrganizationID: ev.OrganizationID,
-			SubscriptionID: m.ID,
+			SubscriptionID: subID,
 			State:          DeliveryPending,
 			NextAttemptAt:  now,
 			CreatedAt:      now,
@@ -569,7 +569,7 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
 	}
-	res := DispatchResult{EventID: ev.ID, Matched: len(matched), Enqueued: n}
+	res := DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}
 	d.dispatched(ctx, &ev, res)
 	return res, nil
 }

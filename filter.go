@@ -33,26 +33,18 @@ const (
 // an object, its operators an object and an array.
 const maxFilterJSONDepth = 2*MaxFilterDepth + 4
 
-// SubscriptionMatch is a subscription that matched an event's type, with
-// its payload filter (see Subscription.Filter), as FilterMatcher returns
-// it.
-type SubscriptionMatch struct {
-	// ID is the subscription's ID.
-	ID string
-	// Filter is the subscription's Filter, nil when it has none. It may be
-	// the store's own memory: read it only.
-	Filter json.RawMessage
-}
-
 // FilterMatcher is implemented by a Store that returns the payload
 // filters of the subscriptions it matches in the same lookup: memstore
 // and pgstore do. Dispatch uses it when the Store has it; with another
 // Store it reads each matched subscription to learn its filter.
 type FilterMatcher interface {
-	// MatchSubscriptionFilters is Store.MatchSubscriptions with each
-	// subscription's Filter: the organization's Active subscriptions whose
-	// Events match eventType, in ID order, at the same cost.
-	MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) ([]SubscriptionMatch, error)
+	// MatchSubscriptionFilters is Store.MatchSubscriptions with the
+	// subscriptions' Filters: the IDs of the organization's Active
+	// subscriptions whose Events match eventType, in ID order, at the same
+	// cost; and filters, nil when none of them has a filter, otherwise
+	// of the same length as ids, filters[i] the Filter of ids[i] (nil for
+	// none). The filters may be the store's own memory: read them only.
+	MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) (ids []string, filters []json.RawMessage, err error)
 }
 
 // filterOp is an operator of the filter language.

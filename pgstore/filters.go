@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 
 	webhook "github.com/relayhook/webhook"
 )
@@ -13,33 +14,39 @@ var _ webhook.FilterMatcher = (*Store)(nil)
 const matchFiltersQuery = `SELECT id, filter::text FROM {{schema}}.subscriptions
 WHERE match_keys && $2::text[] AND org_id = $1 AND state = 'Active' ORDER BY id`
 
-// MatchSubscriptionFilters is MatchSubscriptions with each subscription's
-// Filter, in the same index probe.
-func (s *Store) MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) ([]webhook.SubscriptionMatch, error) {
+// MatchSubscriptionFilters is MatchSubscriptions with the subscriptions'
+// Filters, in the same index probe.
+func (s *Store) MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) ([]string, []json.RawMessage, error) {
 	if !storable(orgID) || !storable(eventType) {
-		return []webhook.SubscriptionMatch{}, nil
+		return []string{}, nil, nil
 	}
 	rows, err := s.pool.Query(ctx, s.q.matchFilters, orgID, candidateKeys(orgID, eventType))
 	if err != nil {
-		return nil, dbError("match subscriptions", err)
+		return nil, nil, dbError("match subscriptions", err)
 	}
 	defer rows.Close()
-	out := []webhook.SubscriptionMatch{}
+	ids := []string{}
+	var filters []json.RawMessage
 	for rows.Next() {
 		var (
-			m      webhook.SubscriptionMatch
+			id     string
 			filter *string
 		)
-		if err := rows.Scan(&m.ID, &filter); err != nil {
-			return nil, dbError("match subscriptions", err)
+		if err := rows.Scan(&id, &filter); err != nil {
+			return nil, nil, dbError("match subscriptions", err)
 		}
 		if filter != nil && *filter != "null" {
-			m.Filter = []byte(*filter)
+			if filters == nil {
+				filters = make([]json.RawMessage, len(ids))
+			}
+			filters = append(filters, json.RawMessage(*filter))
+		} else if filters != nil {
+			filters = append(filters, nil)
 		}
-		out = append(out, m)
+		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, dbError("match subscriptions", err)
+		return nil, nil, dbError("match subscriptions", err)
 	}
-	return out, nil
+	return ids, filters, nil
 }

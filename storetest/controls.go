@@ -116,24 +116,28 @@ func testMatchFilters(t *testing.T, e *env) {
 
 	want, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
 	require.NoError(t, err)
-	got, err := fm.MatchSubscriptionFilters(ctx, e.org, "contact.created")
+	ids, filters, err := fm.MatchSubscriptionFilters(ctx, e.org, "contact.created")
 	require.NoError(t, err)
-	ids := make([]string, len(got))
-	for i, m := range got {
-		ids[i] = m.ID
-	}
 	require.Equal(t, want, ids, "the same subscriptions as MatchSubscriptions, in ID order")
 	require.ElementsMatch(t, []string{filtered.ID, plain.ID}, ids)
-	for _, m := range got {
-		if m.ID == filtered.ID {
-			require.JSONEq(t, testFilter, string(m.Filter))
+	require.Len(t, filters, len(ids), "filters, one per subscription, when one has a filter")
+	for i, id := range ids {
+		if id == filtered.ID {
+			require.JSONEq(t, testFilter, string(filters[i]))
 		} else {
-			require.Empty(t, m.Filter, "a subscription without a filter")
+			require.Empty(t, filters[i], "a subscription without a filter")
 		}
 	}
-	none, err := fm.MatchSubscriptionFilters(ctx, e.org, "unknown.type")
+	none, noneFilters, err := fm.MatchSubscriptionFilters(ctx, e.org, "unknown.type")
 	require.NoError(t, err)
 	require.Empty(t, none)
+	require.Nil(t, noneFilters)
+
+	// Without any filter among the matched: no filters at all.
+	ids, filters, err = fm.MatchSubscriptionFilters(ctx, e.org, "sale.changed")
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+	require.Nil(t, filters, "filters when none of the matched has one")
 }
 
 func (e *env) createCapped(t *testing.T, limit int) *webhook.Subscription {

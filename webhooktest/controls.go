@@ -2,6 +2,7 @@ package webhooktest
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/relayhook/webhook"
 )
@@ -11,21 +12,23 @@ var _ webhook.FilterMatcher = (*trackingStore)(nil)
 // MatchSubscriptionFilters passes the match with filters through to the
 // wrapped Store, so that a test dispatcher matches as the host's does;
 // with a Store that has none, it reads each matched subscription.
-func (s *trackingStore) MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) ([]webhook.SubscriptionMatch, error) {
+func (s *trackingStore) MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) ([]string, []json.RawMessage, error) {
 	if fm, ok := s.Store.(webhook.FilterMatcher); ok {
 		return fm.MatchSubscriptionFilters(ctx, orgID, eventType)
 	}
 	ids, err := s.Store.MatchSubscriptions(ctx, orgID, eventType)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]webhook.SubscriptionMatch, 0, len(ids))
+	kept := ids[:0]
+	var filters []json.RawMessage
 	for _, id := range ids {
 		sub, err := s.Store.GetSubscription(ctx, orgID, id)
 		if err != nil {
 			continue
 		}
-		out = append(out, webhook.SubscriptionMatch{ID: id, Filter: sub.Filter})
+		kept = append(kept, id)
+		filters = append(filters, sub.Filter)
 	}
-	return out, nil
+	return kept, filters, nil
 }
