@@ -13,6 +13,9 @@ func (s *Subscription) validateControls() error {
 	if s.MaxConcurrency < 0 || s.MaxConcurrency > MaxConcurrencyLimit {
 		return invalid(ErrInvalidSubscription, "maxConcurrency", "must be 0 (no limit of its own) to %d", MaxConcurrencyLimit)
 	}
+	if s.Ordered && s.MaxConcurrency > 1 {
+		return invalid(ErrInvalidSubscription, "maxConcurrency", "must be 0 or 1 for an ordered subscription, which is sent one event at a time")
+	}
 	if r := s.RateLimit; r != nil {
 		if r.Requests < 1 || r.Requests > MaxRateLimitRequests {
 			return invalid(ErrInvalidSubscription, "rateLimit.requests", "must be 1 to %d", MaxRateLimitRequests)
@@ -95,6 +98,9 @@ func (d *Dispatcher) setInflight(subID string, old, cur inflightCount) {
 // dispatcher runs at once: its MaxConcurrency when set, else
 // Config.MaxPerSubscription; at most Config.Workers.
 func (d *Dispatcher) subscriptionCap(sub *Subscription) int {
+	if sub != nil && sub.Ordered {
+		return 1
+	}
 	if sub != nil && sub.MaxConcurrency > 0 {
 		return min(sub.MaxConcurrency, d.cfg.Workers)
 	}

@@ -117,6 +117,20 @@ func TestMaxConcurrencyRefused(t *testing.T) {
 	require.Contains(t, string(j), `"maxConcurrency":3`)
 }
 
+func TestOrderedWithConcurrencyRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	s := &webhook.Subscription{OrganizationID: "o", URL: "https://hooks.example.com/in", Events: []string{"*"}, Ordered: true, MaxConcurrency: 2}
+	var ve *webhook.ValidationError
+	require.ErrorAs(t, b.d.CreateSubscription(context.Background(), s), &ve)
+	require.Equal(t, "maxConcurrency", ve.Field)
+	s.MaxConcurrency = 1
+	require.NoError(t, b.d.CreateSubscription(context.Background(), s))
+	j, err := s.MarshalJSON()
+	require.NoError(t, err)
+	require.Contains(t, string(j), `"ordered":true`)
+}
+
 func TestRateLimitRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

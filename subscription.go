@@ -81,7 +81,7 @@ const SecretPrefix = "whsec_"
 // The JSON form uses the names a management API's clients expect: id,
 // organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
-// state, type, errorsEmail, filter, maxConcurrency, rateLimit, consecutiveFailures, createdAt, updatedAt,
+// state, type, errorsEmail, filter, maxConcurrency, rateLimit, ordered, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
 // when empty). A *ValidationError names a bad field by these names.
 //
@@ -176,6 +176,14 @@ type Subscription struct {
 	// deliveries wait without holding back any other subscription's.
 	// Defaults to none.
 	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Ordered, when true, delivers to the subscription one event at a
+	// time in the order of their deliveries' IDs (dispatch order), across
+	// every dispatcher sharing the store: only the oldest pending delivery
+	// is ever attempted, so a failing one is retried on its schedule and
+	// holds back this subscription's later events (no one else's) until
+	// it is delivered or dead; a dead one releases the next. It implies a
+	// MaxConcurrency of 1. Defaults to false.
+	Ordered bool `json:"ordered,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
 	ConsecutiveFailures int `json:"consecutiveFailures"`

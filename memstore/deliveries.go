@@ -57,8 +57,8 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		if ss.pending.top().next > now {
 			break
 		}
-		if ss.rate.tat > now {
-			s.throttle(ss) // its RateLimit holds it back
+		if until := ss.heldUntil(now); until > now {
+			s.throttle(ss, until) // its RateLimit, or its order, holds it back
 			continue
 		}
 		if ss.claimSeq != s.claimSeq {
@@ -68,7 +68,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 			aside = append(aside, s.due.pop())
 			continue
 		}
-		d := ss.pending.pop()
+		d := ss.popNext()
 		s.lastLease++
 		s.setLease(d, s.lastLease)
 		d.leasedUntil = until
@@ -210,7 +210,7 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 		s.requeue(d.sub)
 		// A slot of a subscription with a concurrency cap freed: its
 		// waiting deliveries may be claimable now.
-		wake = wake || (d.sub.cur != nil && d.sub.cur.MaxConcurrency > 0 && d.sub.dueIdx >= 0)
+		wake = wake || (d.sub.cur != nil && (d.sub.cur.MaxConcurrency > 0 || d.sub.cur.Ordered) && d.sub.dueIdx >= 0)
 	}
 	if wake {
 		s.wake()

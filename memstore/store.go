@@ -183,8 +183,10 @@ type subState struct {
 	claimSeq uint64
 	claimed  int
 
-	// rate is the state of its RateLimit (see controls.go).
-	rate rateState
+	// rate is the state of its RateLimit, order its pending deliveries
+	// by ID when it is Ordered (see controls.go).
+	rate  rateState
+	order *pqueue[*dlv, idOps]
 }
 
 func (ss *subState) active() bool {

@@ -21,6 +21,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	}
 	o := s.org(c.OrganizationID)
 	ss := &subState{id: c.ID, org: o, cur: c, dueIdx: -1, leaseIdx: -1}
+	ss.buildOrder() // (controls.go)
 	ss.stats.lastAt = zeroNanos
 	s.subs[c.ID] = ss
 	s.index(ss)

@@ -13,7 +13,9 @@ import (
 	webhook "github.com/relayhook/webhook"
 )
 
-// Subscriptions with a MaxConcurrency (capped subscriptions) are left out
+// Subscriptions with a MaxConcurrency, a RateLimit or Ordered (capped
+// subscriptions; an Ordered one has a cap of 1, and only its oldest
+// pending delivery by ID may be claimed) are left out
 // of the queue's claims and NextDue's walk, and claimed apart, before the
 // others, in a transaction of three statements: the first takes an
 // advisory lock per capped subscription with due work (skipping those
@@ -38,7 +40,7 @@ type cappedState struct {
 
 // noteCapped records that a subscription with a cap was written here.
 func (s *Store) noteCapped(sub *webhook.Subscription) {
-	if sub.MaxConcurrency > 0 || sub.RateLimit != nil {
+	if sub.MaxConcurrency > 0 || sub.RateLimit != nil || sub.Ordered {
 		s.capped.noted.Add(1)
 		s.capped.exist.Store(true)
 	}
@@ -63,13 +65,14 @@ func (s *Store) cappedExist(ctx context.Context) (bool, error) {
 	return exist, nil
 }
 
-const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0 OR rate_interval_us > 0)`
+const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0 OR rate_interval_us > 0 OR ordered)`
 
 // cappedLockQuery locks (for the transaction) up to $4 capped Active
 // subscriptions, not in $2, that have a due delivery not validly leased
 // at $1; $3 keys the locks to the schema.
-const cappedLockQuery = `SELECT s.id, s.max_concurrency, s.rate_interval_us FROM {{schema}}.subscriptions s
-WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0) AND s.state = 'Active' AND s.id <> ALL($2::text[])
+const cappedLockQuery = `SELECT s.id, CASE WHEN s.ordered THEN 1 ELSE s.max_concurrency END, s.rate_interval_us, s.ordered
+FROM {{schema}}.subscriptions s
+WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active' AND s.id <> ALL($2::text[])
   AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
               WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
                 AND (d.leased_until IS NULL OR d.leased_until <= $1))
@@ -87,17 +90,26 @@ const cappedClaimQuery = `WITH room AS (
                           WHEN coalesce((SELECT r.tat FROM {{schema}}.ratelimits r WHERE r.subscription_id = c.id),
                                         '-infinity') <= $1 THEN 1
                           ELSE 0 END,
-                     $4) AS n
-  FROM unnest($5::text[], $6::int[], $7::bigint[]) AS c(id, m, iv)
+                     $4) AS n, c.ord
+  FROM unnest($5::text[], $6::int[], $7::bigint[], $8::bool[]) AS c(id, m, iv, ord)
 ), heads AS (
   SELECT h.id, h.next_attempt_at FROM room r
   CROSS JOIN LATERAL (
     SELECT d.id, d.next_attempt_at FROM {{schema}}.deliveries d
-    WHERE d.subscription_id = r.id AND d.state = 'pending' AND d.next_attempt_at <= $1
+    WHERE NOT r.ord AND d.subscription_id = r.id AND d.state = 'pending' AND d.next_attempt_at <= $1
       AND (d.leased_until IS NULL OR d.leased_until <= $1)
     ORDER BY d.next_attempt_at
     LIMIT greatest(r.n, 0)
   ) h
+  UNION ALL
+  SELECT h.id, h.next_attempt_at FROM room r
+  CROSS JOIN LATERAL (
+    SELECT d.id, d.next_attempt_at, d.leased_until FROM {{schema}}.deliveries d
+    WHERE r.ord AND r.n > 0 AND d.subscription_id = r.id AND d.state = 'pending'
+    ORDER BY d.id
+    LIMIT 1
+  ) h
+  WHERE h.next_attempt_at <= $1 AND (h.leased_until IS NULL OR h.leased_until <= $1)
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
@@ -132,21 +144,26 @@ ON CONFLICT (subscription_id) DO UPDATE
 // unless its valid leases at t fill its cap, in which case the earliest
 // end of those leases.
 const cappedNextDueQuery = `WITH capped AS (
-  SELECT s.id, s.max_concurrency AS m,
+  SELECT s.id, CASE WHEN s.ordered THEN 1 ELSE s.max_concurrency END AS m, s.ordered,
          coalesce((SELECT r.tat FROM {{schema}}.ratelimits r WHERE r.subscription_id = s.id), '-infinity') AS tat,
          (SELECT d.next_attempt_at FROM {{schema}}.deliveries d
-          WHERE d.subscription_id = s.id AND d.state = 'pending'
+          WHERE NOT s.ordered AND d.subscription_id = s.id AND d.state = 'pending'
             AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
-          ORDER BY d.next_attempt_at LIMIT 1) AS a
-  FROM {{schema}}.subscriptions s WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0) AND s.state = 'Active'
+          ORDER BY d.next_attempt_at LIMIT 1) AS a,
+         (SELECT greatest(d.next_attempt_at, coalesce(d.leased_until, '-infinity')) FROM {{schema}}.deliveries d
+          WHERE s.ordered AND d.subscription_id = s.id AND d.state = 'pending'
+          ORDER BY d.id LIMIT 1) AS o
+  FROM {{schema}}.subscriptions s
+  WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active'
 ), cand AS (
   SELECT c.id, c.m, greatest(c.tat, w.t) AS t
   FROM capped c
   CROSS JOIN LATERAL (
-    SELECT least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
-                       WHERE d.subscription_id = c.id AND d.state = 'pending'
-                         AND d.leased_until > d.next_attempt_at
-                         AND d.next_attempt_at < coalesce(c.a, 'infinity'))) AS t
+    SELECT CASE WHEN c.ordered THEN c.o
+                ELSE least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
+                                 WHERE d.subscription_id = c.id AND d.state = 'pending'
+                                   AND d.leased_until > d.next_attempt_at
+                                   AND d.next_attempt_at < coalesce(c.a, 'infinity'))) END AS t
   ) w
   WHERE w.t IS NOT NULL
 )
@@ -192,18 +209,20 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 		ids       []string
 		caps      []int32
 		intervals []int64
+		ordered   []bool
 	)
 	for rows.Next() {
 		var (
-			id string
-			m  int32
-			iv int64
+			id  string
+			m   int32
+			iv  int64
+			ord bool
 		)
-		if err := rows.Scan(&id, &m, &iv); err != nil {
+		if err := rows.Scan(&id, &m, &iv, &ord); err != nil {
 			rows.Close()
 			return dbError("claim", err)
 		}
-		ids, caps, intervals = append(ids, id), append(caps, m), append(intervals, iv)
+		ids, caps, intervals, ordered = append(ids, id), append(caps, m), append(intervals, iv), append(ordered, ord)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -217,7 +236,7 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 		perSub = p.Limit
 	}
 	before := len(c.out)
-	rows, err = tx.Query(ctx, s.replace(cappedClaimQuery), p.Now, until, p.Limit, perSub, ids, caps, intervals)
+	rows, err = tx.Query(ctx, s.replace(cappedClaimQuery), p.Now, until, p.Limit, perSub, ids, caps, intervals, ordered)
 	if err != nil {
 		return dbError("claim", err)
 	}

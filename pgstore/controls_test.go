@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -127,4 +129,81 @@ func TestRateLimitTwoDispatchers(t *testing.T) {
 		"one request at each 200 ms from 0 s to 60 s inclusive: %d", limited.Load())
 	got = limited.Load()
 	t.Logf("%d requests in the minute at 5/s", got)
+}
+
+// TestOrderedTwoDispatchers: events to an Ordered subscription, every 7th
+// failing its first attempt, arrive in dispatch order, each once, one at
+// a time, with two dispatchers on one schema (1,000 of them; 200 under
+// the race detector, which slows every claim down).
+func TestOrderedTwoDispatchers(t *testing.T) {
+	p := testPool(t)
+	schema := newSchemaName()
+	dropSchemaOnCleanup(t, p, schema)
+	n := 1000
+	if proofRace {
+		n = 200
+	}
+	var (
+		mu        sync.Mutex
+		tried     = map[int]bool{}
+		accepted  []int
+		cur, most int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Data struct {
+				Seq int `json:"seq"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		cur++
+		most = max(most, cur)
+		seq := body.Data.Seq
+		fail := seq%7 == 0 && !tried[seq]
+		tried[seq] = true
+		if !fail {
+			accepted = append(accepted, seq)
+		}
+		mu.Unlock()
+		time.Sleep(100 * time.Microsecond)
+		mu.Lock()
+		cur--
+		mu.Unlock()
+		if fail {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	cfg := webhook.Config{Workers: 4, PollInterval: 100 * time.Millisecond,
+		Retry: &webhook.ExponentialRetry{InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond, RandomizationFactor: -1}}
+	sa, sb := newStoreOn(t, p, schema), newStoreOn(t, p, schema)
+	ctx := context.Background()
+	setupD, err := webhook.NewDispatcher(sa, &webhook.Config{AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	require.NoError(t, setupD.CreateSubscription(ctx, &webhook.Subscription{OrganizationID: "org_1", URL: srv.URL,
+		Events: []string{"*"}, Ordered: true}))
+	for i := range n {
+		_, err := setupD.Dispatch(ctx, webhook.Event{Type: "a.b", OrganizationID: "org_1", Data: []byte(fmt.Sprintf(`{"seq":%d}`, i))})
+		require.NoError(t, err)
+	}
+	require.NoError(t, setupD.Close(ctx))
+	proofDispatcher(t, sa, cfg)
+	proofDispatcher(t, sb, cfg)
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(accepted) >= n
+	}, 120*time.Second, 5*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	require.Equal(t, want, accepted, "accepted in dispatch order, each once")
+	require.Equal(t, 1, most, "one request at a time across both replicas")
 }

@@ -303,7 +303,8 @@ SELECT count(*) FROM x`,
     ORDER BY d.next_attempt_at
     LIMIT $5
   ) h
-  WHERE s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND ps.id <> ALL($4::text[])
+  WHERE s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered
+    AND ps.id <> ALL($4::text[])
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
@@ -623,7 +624,7 @@ FROM p, t, h`
 // Active. A scalar subquery rather than a join: the planner then always
 // walks the pending index in due order and stops at the limit, whatever
 // its statistics say about the subscriptions.
-const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id)`
+const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id)`
 
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc`
 

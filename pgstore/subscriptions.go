@@ -32,6 +32,7 @@ type subscriptionDoc struct {
 	MaxConcurrency   int               `json:"max_concurrency,omitempty"`
 	RateLimit        *rateLimit        `json:"rate_limit,omitempty"`
 	RateIntervalUS   int64             `json:"rate_interval_us,omitempty"` // derived, for the generated column
+	Ordered          bool              `json:"ordered,omitempty"`
 	CreatedBy        string            `json:"created_by"`
 	UpdatedBy        string            `json:"updated_by"`
 }
@@ -57,7 +58,7 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 		Secret: s.Secret, Headers: s.Headers, CustomParameters: s.CustomParameters,
 		Properties: s.Properties, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
 		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy, Filter: s.Filter,
-		MaxConcurrency: s.MaxConcurrency,
+		MaxConcurrency: s.MaxConcurrency, Ordered: s.Ordered,
 	}
 	if s.PreviousSecrets != nil {
 		d.PreviousSecrets = make([]previousSecret, len(s.PreviousSecrets))
@@ -88,7 +89,7 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	s.Name, s.URL, s.ContentType, s.Format = d.Name, d.URL, d.ContentType, d.Format
 	s.Secret, s.Headers, s.CustomParameters, s.Properties = d.Secret, d.Headers, d.CustomParameters, d.Properties
 	s.Type, s.ErrorsEmail, s.CreatedBy, s.UpdatedBy = d.Type, d.ErrorsEmail, d.CreatedBy, d.UpdatedBy
-	s.Filter, s.MaxConcurrency = d.Filter, d.MaxConcurrency
+	s.Filter, s.MaxConcurrency, s.Ordered = d.Filter, d.MaxConcurrency, d.Ordered
 	if d.PreviousSecrets != nil {
 		s.PreviousSecrets = make([]webhook.PreviousSecret, len(d.PreviousSecrets))
 		for i, p := range d.PreviousSecrets {

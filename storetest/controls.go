@@ -25,6 +25,9 @@ var controlTests = []test{
 	{"ClaimHonoursRateLimit", testClaimRateLimit},
 	{"ConcurrentClaimsHonourRateLimit", testConcurrentClaimsRateLimit},
 	{"NextDueOfARateLimitedSubscriptionWithoutWork", testNextDueRateLimitedIdle},
+	{"SubscriptionKeepsOrdered", testKeepsOrdered},
+	{"OrderedClaimsTheOldestPendingOnly", testClaimOrdered},
+	{"ConcurrentClaimsOfAnOrderedSubscription", testConcurrentClaimsOrdered},
 }
 
 // testTrace is a trace context as a tracing adapter captures it.
@@ -367,4 +370,96 @@ func testNextDueRateLimitedIdle(t *testing.T, e *env) {
 	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(500 * time.Millisecond), Limit: 10, Lease: time.Minute}))
 	e.requireNextDue(t, e.at(time.Second))
 	e.claimOne(t, e.at(time.Second), next)
+}
+
+func (e *env) createOrdered(t *testing.T) *webhook.Subscription {
+	t.Helper()
+	sub := e.newSubscription()
+	sub.Ordered = true
+	require.NoError(t, e.store.CreateSubscription(t.Context(), sub))
+	return sub
+}
+
+func testKeepsOrdered(t *testing.T, e *env) {
+	ctx := t.Context()
+	sub := e.createOrdered(t)
+	got, err := e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.True(t, got.Ordered)
+	got.Ordered = false
+	require.NoError(t, e.store.UpdateSubscription(ctx, got))
+	got, err = e.store.GetSubscription(ctx, e.org, sub.ID)
+	require.NoError(t, err)
+	require.False(t, got.Ordered)
+}
+
+// testClaimOrdered: an Ordered subscription has only its oldest pending
+// delivery (by ID) claimed, one at a time; a retry of it holds back the
+// later ones until it is due again; once it is dead or delivered, the
+// next is claimed. Another subscription is not held back.
+func testClaimOrdered(t *testing.T, e *env) {
+	ordered := e.createOrdered(t)
+	free := e.createSubscription(t)
+	// The first is due later than the others: order by ID wins.
+	d1 := e.enqueueOne(t, ordered, e.at(10*time.Second))
+	d2 := e.enqueueOne(t, ordered, e.now)
+	d3 := e.enqueueOne(t, ordered, e.now)
+	other := e.enqueueOne(t, free, e.now)
+	lease := time.Hour
+
+	got := e.claim(t, webhook.ClaimParams{Now: e.now, Limit: 10, Lease: lease})
+	require.Equal(t, []string{other.ID}, deliveryIDs(got), "the head is not due: nothing of the ordered subscription")
+	e.requireNextDue(t, e.at(10*time.Second))
+
+	c1 := e.claimOne(t, e.at(10*time.Second), d1)
+	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(11 * time.Second), Limit: 10, Lease: lease}), "one at a time")
+
+	// A retry a minute later holds back the others.
+	e.finish(t, e.at(12*time.Second), webhook.Outcome{DeliveryID: c1.ID, Lease: c1.Lease, State: webhook.DeliveryPending,
+		NextAttemptAt: e.at(70 * time.Second), Attempt: attempt(c1, 1, e.at(10*time.Second), 500, webhook.DeliveryPending)})
+	require.Empty(t, e.claim(t, webhook.ClaimParams{Now: e.at(13 * time.Second), Limit: 10, Lease: lease}), "behind the failing head")
+	e.requireNextDue(t, e.at(70*time.Second))
+	c1 = e.claimOne(t, e.at(70*time.Second), d1)
+
+	// Dead: the next is released.
+	e.finish(t, e.at(71*time.Second), webhook.Outcome{DeliveryID: c1.ID, Lease: c1.Lease, State: webhook.DeliveryDead,
+		Attempt: attempt(c1, 2, e.at(70*time.Second), 500, webhook.DeliveryDead)})
+	c2 := e.claimOne(t, e.at(72*time.Second), d2)
+	e.finish(t, e.at(73*time.Second), webhook.Outcome{DeliveryID: c2.ID, Lease: c2.Lease, State: webhook.DeliveryDelivered,
+		Attempt: attempt(c2, 1, e.at(72*time.Second), 200, webhook.DeliveryDelivered)})
+	e.claimOne(t, e.at(74*time.Second), d3)
+}
+
+// testConcurrentClaimsOrdered: claims made at once take one delivery of
+// an Ordered subscription between them, its oldest.
+func testConcurrentClaimsOrdered(t *testing.T, e *env) {
+	ordered := e.createOrdered(t)
+	var first *webhook.Delivery
+	for i := range 20 {
+		d := e.enqueueOne(t, ordered, e.now)
+		if i == 0 {
+			first = d
+		}
+	}
+	var (
+		wg  sync.WaitGroup
+		mu  sync.Mutex
+		ids []string
+	)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ds, err := e.store.Claim(t.Context(), webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			ids = append(ids, deliveryIDs(ds)...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	require.Equal(t, []string{first.ID}, ids)
 }

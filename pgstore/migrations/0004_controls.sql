@@ -27,8 +27,11 @@ ALTER TABLE {{schema}}.subscriptions
 -- subscription's next request (tat, its theoretical arrival time).
 ALTER TABLE {{schema}}.subscriptions
     ADD COLUMN rate_interval_us bigint GENERATED ALWAYS AS (coalesce((doc ->> 'rate_interval_us')::bigint, 0)) STORED;
+-- Subscription.Ordered.
+ALTER TABLE {{schema}}.subscriptions
+    ADD COLUMN ordered boolean GENERATED ALWAYS AS (coalesce((doc ->> 'ordered')::boolean, false)) STORED;
 CREATE INDEX subscriptions_capped_idx ON {{schema}}.subscriptions (id)
-    WHERE max_concurrency > 0 OR rate_interval_us > 0;
+    WHERE max_concurrency > 0 OR rate_interval_us > 0 OR ordered;
 CREATE TABLE {{schema}}.ratelimits (
     subscription_id text COLLATE "C" PRIMARY KEY,
     tat             timestamptz      NOT NULL
