@@ -94,8 +94,8 @@ func (ss *subState) heldUntil(now int64) int64 {
 // idOps orders an Ordered subscription's pending deliveries by ID.
 type idOps struct{}
 
-func (idOps) less(a, b *dlv) bool   { return a.id < b.id }
-func (idOps) setIndex(*dlv, int) {}
+func (idOps) less(a, b *dlv) bool { return a.id < b.id }
+func (idOps) setIndex(*dlv, int)  {}
 
 // orderedWait adds d, turning pending, to its Ordered subscription's
 // order. Entries of deliveries that are no longer pending are dropped
