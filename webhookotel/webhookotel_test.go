@@ -229,7 +229,11 @@ func TestAttemptSpansAndMetrics(t *testing.T) {
 	// Between the attempts: the flaky one's delivery is pending, waiting
 	// since t0 while the clock says t0+30s.
 	b.clock.Set(t0.Add(30 * time.Second))
-	m := b.collect()
+	var m map[string]metricdata.Aggregation
+	require.Eventually(t, func() bool { // once both outcomes are stored
+		m = b.collect()
+		return points[int64](t, m["webhook.queue.depth"])["webhook.organization.id=o"] == 1
+	}, 5*time.Second, time.Millisecond)
 	require.Equal(t, map[string]int64{"webhook.organization.id=o": 1}, points[int64](t, m["webhook.queue.depth"]))
 	require.Equal(t, map[string]float64{"webhook.organization.id=o": 30}, points[float64](t, m["webhook.queue.oldest_pending.age"]))
 
