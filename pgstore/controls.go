@@ -282,3 +282,21 @@ func (s *Store) cappedNextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	return t.Time.UTC(), true, nil
 }
+
+// pruneControlsQuery deletes the leases recorded for capped subscriptions
+// that ended before $1 (a delivery deleted with its subscription while
+// leased, or whose lease expired and was not claimed again), and the next
+// request times of subscriptions that no longer exist or passed before $1.
+const pruneControlsQuery = `WITH l AS (
+  DELETE FROM {{schema}}.inflight WHERE leased_until < $1
+)
+DELETE FROM {{schema}}.ratelimits r
+WHERE r.tat < $1 OR NOT EXISTS (SELECT 1 FROM {{schema}}.subscriptions s WHERE s.id = r.subscription_id)`
+
+// pruneControls is Prune's part for the delivery controls' own tables.
+func (s *Store) pruneControls(ctx context.Context, before time.Time) error {
+	if _, err := s.pool.Exec(ctx, s.replace(pruneControlsQuery), before); err != nil {
+		return dbError("prune", err)
+	}
+	return nil
+}

@@ -207,3 +207,24 @@ func TestOrderedTwoDispatchers(t *testing.T) {
 	require.Equal(t, want, accepted, "accepted in dispatch order, each once")
 	require.Equal(t, 1, most, "one request at a time across both replicas")
 }
+
+// TestPruneDropsStaleControlRows: leases recorded for capped
+// subscriptions that ended before the cutoff, and next request times of
+// deleted subscriptions, go with Prune.
+func TestPruneDropsStaleControlRows(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	q := pgx.Identifier{s.schema}.Sanitize()
+	now := time.Date(2026, 1, 24, 9, 0, 0, 0, time.UTC)
+	_, err := s.pool.Exec(ctx, "INSERT INTO "+q+".inflight VALUES ('dlv_old', 'sub_gone', $1), ('dlv_new', 'sub_gone', $2)",
+		now.Add(-time.Hour), now.Add(time.Hour))
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, "INSERT INTO "+q+".ratelimits VALUES ('sub_gone', $1)", now.Add(time.Hour))
+	require.NoError(t, err)
+	_, err = s.Prune(ctx, now, 100)
+	require.NoError(t, err)
+	var leases, limits int
+	require.NoError(t, s.pool.QueryRow(ctx, "SELECT (SELECT count(*) FROM "+q+".inflight), (SELECT count(*) FROM "+q+".ratelimits)").Scan(&leases, &limits))
+	require.Equal(t, 1, leases, "the lease that has not ended stays")
+	require.Zero(t, limits, "the deleted subscription's next request time goes")
+}

@@ -217,5 +217,8 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	if err := s.guardedRow(ctx, planGuard, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
 		return 0, dbError("prune", err)
 	}
+	if err := s.pruneControls(ctx, before); err != nil {
+		return n, err
+	}
 	return n, nil
 }
