@@ -37,7 +37,7 @@ func ExampleSubscription_controls() {
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(data, "->", res.Enqueued, "delivery")
+		fmt.Println(data, "deliveries:", res.Enqueued)
 	}
 
 	bad := &webhook.Subscription{OrganizationID: "org_1", URL: "https://crm.example.com/hooks", Events: []string{"*"},
@@ -47,8 +47,8 @@ func ExampleSubscription_controls() {
 		fmt.Println(ve.Field, "-", ve.Reason)
 	}
 	// Output:
-	// {"amount": 250, "country": "NO"} -> 1 delivery
-	// {"amount": 250, "country": "DK"} -> 0 delivery
-	// {"amount": 50, "country": "SE"} -> 0 delivery
+	// {"amount": 250, "country": "NO"} deliveries: 1
+	// {"amount": 250, "country": "DK"} deliveries: 0
+	// {"amount": 50, "country": "SE"} deliveries: 0
 	// filter["data.amount"]["$regex"] - is not an operator: use $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin or $exists
 }

@@ -67,6 +67,15 @@ func (s *Store) cappedExist(ctx context.Context) (bool, error) {
 
 const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions WHERE max_concurrency > 0 OR rate_interval_us > 0 OR ordered)`
 
+// cappedDueQuery tells, without a transaction, whether any capped
+// subscription not in $2 has a due delivery not validly leased at $1:
+// when none has, a claim spares the transaction of the capped path.
+const cappedDueQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions s
+WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active' AND s.id <> ALL($2::text[])
+  AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
+              WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
+                AND (d.leased_until IS NULL OR d.leased_until <= $1)))`
+
 // cappedLockQuery locks (for the transaction) up to $4 capped Active
 // subscriptions, not in $2, that have a due delivery not validly leased
 // at $1; $3 keys the locks to the schema.
@@ -192,6 +201,13 @@ func (s *Store) claimCapped(ctx context.Context, p webhook.ClaimParams, exclude 
 	exist, err := s.cappedExist(ctx)
 	if err != nil || !exist {
 		return err
+	}
+	var due bool
+	if err := s.pool.QueryRow(ctx, s.replace(cappedDueQuery), p.Now, exclude).Scan(&due); err != nil {
+		return dbError("claim", err)
+	}
+	if !due {
+		return nil
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
