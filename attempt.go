@@ -34,6 +34,12 @@ type AttemptInfo struct {
 	Outcome DeliveryState
 	// NextAttemptAt is when it will be retried, if Outcome is pending.
 	NextAttemptAt time.Time
+	// SubscriptionType is the subscription's Type (TypeWebhook for HTTP),
+	// and URL its URL, redacted of credentials and query values.
+	SubscriptionType string
+	URL              string
+	// Trace is the trace context stored with the event at Dispatch.
+	Trace TraceContext
 }
 
 // attempter is the part of a started Dispatcher that makes the attempts:
@@ -92,6 +98,7 @@ type workerState struct {
 	ctx     context.Context
 	wrote   atomic.Bool             // the current attempt's request headers were written
 	signers map[string]*signerEntry // by subscription ID
+	end     func(AttemptInfo)       // from Instrumentation.StartAttempt, for the current attempt
 }
 
 // maxCachedSigners bounds a worker's signer cache.
@@ -149,6 +156,7 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 	if aborted && !w.wrote.Load() {
 		// Aborted by Close before the request went out: not the
 		// endpoint's fault, not counted.
+		at.endAttempt(w, attemptInfo(dl, number, resp, latency, err, Outcome{}))
 		at.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 		return
 	}
@@ -203,6 +211,7 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 	a.Error, a.Outcome = errText, o.State
 	at.outcomes <- leasedOutcome{o, dl.LeasedUntil}
 	if aborted {
+		at.endAttempt(w, attemptInfo(dl, number, resp, latency, err, o))
 		return
 	}
 
@@ -220,14 +229,12 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 			at.notify(sub, StateTooManyErrors, errText, now)
 		}
 	}
-	if at.cfg.Observer != nil {
-		info := AttemptInfo{
-			EventID: ev.ID, EventType: ev.Type, OrganizationID: ev.OrganizationID,
-			SubscriptionID: sub.ID, DeliveryID: dl.ID, Attempt: number,
-			StatusCode: resp.StatusCode, Latency: latency, Err: err,
-			Outcome: o.State, NextAttemptAt: o.NextAttemptAt,
+	if w.end != nil || at.cfg.Observer != nil {
+		info := attemptInfo(dl, number, resp, latency, err, o)
+		at.endAttempt(w, info)
+		if at.cfg.Observer != nil {
+			at.recoverHook("observer", func() { at.cfg.Observer(info) })
 		}
-		at.recoverHook("observer", func() { at.cfg.Observer(info) })
 	}
 }
 
@@ -257,10 +264,13 @@ func (at *attempter) notify(sub *Subscription, state State, reason string, now t
 
 // recoverHook runs a host callback (the Observer, the Notifier, the
 // retry policy), recovering and logging a panic.
-func (at *attempter) recoverHook(what string, f func()) {
+func (at *attempter) recoverHook(what string, f func()) { recoverHook(at.log, what, f) }
+
+// recoverHook runs f, a host callback, recovering and logging a panic.
+func recoverHook(log *slog.Logger, what string, f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			at.log.Error("webhook: panic in "+what, "panic", fmt.Sprint(r))
+			log.Error("webhook: panic in "+what, "panic", fmt.Sprint(r))
 		}
 	}()
 	f()
@@ -315,12 +325,13 @@ func (at *attempter) send(w *workerState, dl *Delivery, number int, now time.Tim
 		vals = append(vals, "Basic "+base64.StdEncoding.EncodeToString([]byte(ba.Username+":"+ba.Password)))
 		h["Authorization"] = vals[own : own+1 : own+1]
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, at.cfg.Timeout)
-	defer cancel()
-	return s.Send(ctx, &Request{
+	req := &Request{
 		Event: ev, Subscription: sub, DeliveryID: dl.ID, Attempt: number,
 		Body: body, ContentType: contentType, Header: h,
-	})
+	}
+	ctx, cancel := context.WithTimeout(at.startAttempt(w, w.ctx, req), at.cfg.Timeout)
+	defer cancel()
+	return s.Send(ctx, req)
 }
 
 // bodySizeHint is a capacity for an event's body that the Envelope fits

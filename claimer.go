@@ -31,8 +31,8 @@ type claimer struct {
 	busy     atomic.Int64         // deliveries claimed and not yet done
 
 	inflightMu sync.Mutex
-	inflight   map[string]int // subscription ID -> attempts claimed
-	atCap      int            // subscriptions whose count is MaxPerSubscription
+	inflight   map[string]inflightCount // by subscription ID
+	atCap      int                      // subscriptions whose count is at their cap
 
 	wg sync.WaitGroup
 }
@@ -44,7 +44,7 @@ func newClaimer(runCtx context.Context, store Store, cfg *Config, stop <-chan st
 		jobs:     make(chan *Delivery, cfg.Workers),
 		outcomes: outcomes,
 		freed:    make(chan struct{}, 1),
-		inflight: map[string]int{},
+		inflight: map[string]inflightCount{},
 	}
 }
 
@@ -120,7 +120,7 @@ func (c *claimer) run() {
 		if len(claimed) > 0 {
 			c.busy.Add(int64(len(claimed)))
 			for _, dl := range claimed {
-				if !c.admit(dl.SubscriptionID) {
+				if !c.admit(dl.SubscriptionID, c.subscriptionCap(dl.Subscription)) {
 					// Over the cap: hand it back at once; the subscription
 					// is excluded from the next claims until a slot frees.
 					c.busy.Add(-1)
@@ -193,17 +193,15 @@ func (c *claimer) sleep(wait time.Duration, wake <-chan struct{}) bool {
 }
 
 // admit counts an attempt to the subscription, unless it is at its cap.
-func (c *claimer) admit(subID string) bool {
+func (c *claimer) admit(subID string, limit int) bool {
 	c.inflightMu.Lock()
 	defer c.inflightMu.Unlock()
-	n := c.inflight[subID]
-	if n >= c.cfg.MaxPerSubscription {
+	e := c.inflight[subID]
+	if e.n >= limit {
+		c.setInflight(subID, e, inflightCount{e.n, limit})
 		return false
 	}
-	c.inflight[subID] = n + 1
-	if n+1 == c.cfg.MaxPerSubscription {
-		c.atCap++
-	}
+	c.setInflight(subID, e, inflightCount{e.n + 1, limit})
 	return true
 }
 
@@ -211,16 +209,9 @@ func (c *claimer) admit(subID string) bool {
 // worker slot.
 func (c *claimer) release(subID string) {
 	c.inflightMu.Lock()
-	n := c.inflight[subID]
-	wasAtCap := n == c.cfg.MaxPerSubscription
-	if wasAtCap {
-		c.atCap--
-	}
-	if n <= 1 {
-		delete(c.inflight, subID)
-	} else {
-		c.inflight[subID] = n - 1
-	}
+	e := c.inflight[subID]
+	wasAtCap := e.atCap()
+	c.setInflight(subID, e, inflightCount{e.n - 1, e.limit})
 	c.inflightMu.Unlock()
 	// Wake the claimer only if it may be waiting for this slot: when every
 	// worker was busy, or the subscription was at its cap. An idle claimer
@@ -238,8 +229,8 @@ func (c *claimer) excluded() []string {
 		return nil
 	}
 	out := make([]string, 0, c.atCap)
-	for id, n := range c.inflight {
-		if n >= c.cfg.MaxPerSubscription {
+	for id, e := range c.inflight {
+		if e.n >= e.limit {
 			out = append(out, id)
 		}
 	}

@@ -65,9 +65,17 @@ type Config struct {
 	// settings. The address guard is put on a copy of its transport when
 	// that is an *http.Transport (see AddressGuard and the README's
 	// Security section); with any other RoundTripper, host names are not
-	// checked at dial time and that is the host's responsibility.
-	// Defaults to a client like NewHTTPClient(), with the guard.
+	// checked at dial time (the dispatcher logs a warning once) and that
+	// is the host's responsibility. Defaults to a client like
+	// NewHTTPClient(), with the guard. A host that wraps the transport
+	// (for tracing, say) should use WrapTransport instead, which keeps
+	// the guard.
 	HTTPClient *http.Client
+	// WrapTransport, when set, wraps the transport of the HTTP client
+	// once the dispatcher has put the address guard on it: the way to
+	// add tracing (otelhttp.NewTransport) or other middleware without
+	// losing the dial-time check. Defaults to none.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// MaxResponseBodyRead is how many bytes of a response are read (so the
 	// connection can be reused); the rest is discarded with the
 	// connection. Defaults to 64 KiB.
@@ -96,6 +104,10 @@ type Config struct {
 	// health recorded and the Notifier told. It must be quick and safe for
 	// concurrent use; a panic in it is recovered and logged.
 	Observer func(AttemptInfo)
+	// Instrumentation holds the hooks of tracing and metrics adapters
+	// (trace context captured at Dispatch, a hook around each attempt).
+	// Defaults to none; see Instrumentation.
+	Instrumentation Instrumentation
 	// Formats registers body formats by name, beside the built-in
 	// FormatEnvelope, FormatAgileCRM and FormatGeneric (which it may
 	// replace).

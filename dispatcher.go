@@ -20,7 +20,8 @@ import (
 type DispatchResult struct {
 	// EventID is the event's ID (generated if it had none).
 	EventID string
-	// Matched is how many Active subscriptions matched the event.
+	// Matched is how many Active subscriptions matched the event: its type
+	// and their Filter.
 	Matched int
 	// Enqueued is how many deliveries were created; fewer than Matched
 	// when the event was dispatched before (idempotent dispatch).
@@ -64,6 +65,7 @@ type Dispatcher struct {
 	pruner    *pruner // nil without a Retention
 
 	catalog []EventType // Config.EventTypes, sorted by name
+	filters filterCache // compiled Subscription.Filters
 
 	ownClient *http.Client // the default client, whose idle connections Close closes
 	addrGuard *AddressGuard
@@ -96,7 +98,11 @@ func NewDispatcher(store Store, cfg *Config) (*Dispatcher, error) {
 	var ownClient *http.Client
 	if owned {
 		ownClient = client
+	} else if _, ok := c.HTTPClient.Transport.(*http.Transport); !ok {
+		c.Logger.Warn("webhook: Config.HTTPClient's transport is not an *http.Transport, so the address guard cannot check host names at dial time; use Config.WrapTransport to wrap the dispatcher's transport instead",
+			"transport", fmt.Sprintf("%T", c.HTTPClient.Transport))
 	}
+	wrapTransport(client, c.WrapTransport)
 	d := &Dispatcher{
 		store:     store,
 		cfg:       c,
@@ -275,7 +281,8 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err := d.prepareEvent(&ev, now); err != nil {
 		return DispatchResult{}, err
 	}
-	subIDs, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
+	d.captureTrace(ctx, &ev)
+	subIDs, err := d.match(ctx, &ev)
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: matching subscriptions: %w", err)
 	}
@@ -301,7 +308,9 @@ func (d *Dispatcher) DispatchWith(ctx context.Context, ev Event, enqueue Enqueue
 	if err != nil {
 		return DispatchResult{}, fmt.Errorf("webhook: enqueueing event %s: %w", ev.ID, err)
 	}
-	return DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}, nil
+	res := DispatchResult{EventID: ev.ID, Matched: len(subIDs), Enqueued: n}
+	d.dispatched(ctx, &ev, res)
+	return res, nil
 }
 
 // fanOut is the scratch space of one DispatchWith: its deliveries, and
@@ -395,6 +404,9 @@ func (d *Dispatcher) CreateSubscription(ctx context.Context, s *Subscription) er
 	s.Type = orDefault(s.Type, TypeWebhook)
 	s.CreatedAt, s.UpdatedAt = now, now
 	s.PreviousSecrets = unexpiredSecrets(s.PreviousSecrets, now)
+	if err := normalizeControls(s); err != nil {
+		return err
+	}
 	s.ConsecutiveFailures = 0
 	if s.UpdatedBy == "" {
 		s.UpdatedBy = s.CreatedBy
@@ -443,6 +455,9 @@ func (d *Dispatcher) replaceSubscription(ctx context.Context, old, s *Subscripti
 	u.UpdatedAt = d.clock.Now().Round(0).Truncate(time.Microsecond)
 	u.PreviousSecrets = unexpiredSecrets(u.PreviousSecrets, u.UpdatedAt)
 	u.ConsecutiveFailures, u.Number = old.ConsecutiveFailures, old.Number
+	if err := normalizeControls(&u); err != nil {
+		return err
+	}
 	if err := d.store.UpdateSubscription(ctx, &u); err != nil {
 		return err
 	}
@@ -754,7 +769,7 @@ func (d *Dispatcher) Replay(ctx context.Context, orgID, subscriptionID string, f
 			return total, err
 		}
 		for _, ev := range events {
-			if !sub.Matches(ev.Type) || strings.HasPrefix(ev.ID, TestEventIDPrefix) {
+			if !sub.Matches(ev.Type) || strings.HasPrefix(ev.ID, TestEventIDPrefix) || !d.passesFilter(sub, ev) {
 				continue
 			}
 			now := d.clock.Now()

@@ -45,6 +45,13 @@ type Event struct {
 	// UTF-8, or that nests arrays and objects deeper than
 	// Limits.MaxDataDepth.
 	Data json.RawMessage `json:"data"`
+
+	// Trace is the host's trace context when the event was dispatched,
+	// stored with it and handed back with every attempt (see
+	// Instrumentation). Dispatch sets it from
+	// Instrumentation.CaptureTrace when empty. Not part of the JSON form:
+	// it describes the host's traces, not the event.
+	Trace TraceContext `json:"-"`
 }
 
 // NewEventID returns a new event ID: "evt_" followed by 26 Crockford base32

@@ -320,7 +320,13 @@ type Store interface {
 	// fresh Lease, LeasedUntil = p.Now + p.Lease, and Event and
 	// Subscription set. While a lease is valid no other Claim returns the
 	// delivery. A delivery whose subscription is not Active is not
-	// claimable (it waits for re-activation).
+	// claimable (it waits for re-activation). A subscription with a
+	// MaxConcurrency never has more deliveries validly leased at once than
+	// it says, counting the leases of every claim on the store (every
+	// process's): Claim takes only what its room allows, and NextDue sees
+	// its waiting deliveries due no earlier than the first of its leases
+	// ends. A Finish that frees a slot of such a subscription with
+	// deliveries waiting wakes the dispatchers (see Wake).
 	Claim(ctx context.Context, p ClaimParams) ([]*Delivery, error)
 	// Finish applies the outcomes of claimed deliveries, each as one
 	// atomic change, and clears their leases; see Outcome for stale

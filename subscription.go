@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -72,7 +73,7 @@ const SecretPrefix = "whsec_"
 // The JSON form uses the names a management API's clients expect: id,
 // number, organizationId, name, url, events, contentType, format, secret,
 // previousSecrets, basicAuth, headers, customParameters, properties,
-// state, type, errorsEmail, consecutiveFailures, createdAt, updatedAt,
+// state, type, errorsEmail, filter, maxConcurrency, rateLimit, ordered, consecutiveFailures, createdAt, updatedAt,
 // createdBy and updatedBy (times in RFC 3339; optional fields left out
 // when empty). A *ValidationError names a bad field by these names.
 //
@@ -146,6 +147,41 @@ type Subscription struct {
 	// ErrorsEmail is told, through the Notifier, when the state turns to
 	// StateTooManyErrors. Optional.
 	ErrorsEmail string `json:"errorsEmail,omitempty"`
+	// Filter, when set, is a condition on the event that must hold for
+	// the subscription to receive it, checked at Dispatch: an event whose
+	// type matches Events but that fails the filter creates no delivery
+	// to it. A JSON object whose keys are paths ("type", "data",
+	// "data.amount", "data.customer.country") and whose values are a
+	// value the path must equal, or an object of operators ($eq, $ne,
+	// $gt, $gte, $lt, $lte, $in, $nin, $exists); "$and" and "$or" take an
+	// array of such objects. For example
+	// {"data.amount": {"$gte": 100}, "data.country": {"$in": ["NO", "SE"]}}.
+	// See the README's "Payload filters" for the semantics and
+	// MaxFilterBytes and the other limits. Stored compacted. Defaults to
+	// none: every event of a matching type.
+	Filter json.RawMessage `json:"filter,omitempty"`
+	// MaxConcurrency, when positive, is the most attempts to this
+	// subscription in flight at once, across every dispatcher sharing the
+	// store (the Store's Claim counts the deliveries leased to it), and it
+	// replaces Config.MaxPerSubscription as the cap within one dispatcher
+	// (still at most Config.Workers). 1 sends one request at a time. At
+	// most MaxConcurrencyLimit. Defaults to 0: only each dispatcher's
+	// Config.MaxPerSubscription applies.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
+	// RateLimit, when set, bounds the requests sent to the subscription's
+	// endpoint, across every dispatcher sharing the store: they are
+	// spaced evenly, one every Per/Requests, retries included; its other
+	// deliveries wait without holding back any other subscription's.
+	// Defaults to none.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// Ordered, when true, delivers to the subscription one event at a
+	// time in the order of their deliveries' IDs (dispatch order), across
+	// every dispatcher sharing the store: only the oldest pending delivery
+	// is ever attempted, so a failing one is retried on its schedule and
+	// holds back this subscription's later events (no one else's) until
+	// it is delivered or dead; a dead one releases the next. It implies a
+	// MaxConcurrency of 1. Defaults to false.
+	Ordered bool `json:"ordered,omitempty"`
 	// ConsecutiveFailures counts failed attempts since the last success;
 	// maintained by the Store.
 	ConsecutiveFailures int `json:"consecutiveFailures"`
@@ -225,6 +261,11 @@ func (s *Subscription) Clone() *Subscription {
 	c.Headers = maps.Clone(s.Headers)
 	c.CustomParameters = maps.Clone(s.CustomParameters)
 	c.Properties = maps.Clone(s.Properties)
+	c.Filter = bytes.Clone(s.Filter)
+	if s.RateLimit != nil {
+		r := *s.RateLimit
+		c.RateLimit = &r
+	}
 	return &c
 }
 
@@ -452,7 +493,7 @@ func (s *Subscription) validate(l Limits) error {
 	if len(s.UpdatedBy) > l.MaxNameLength || !printableUTF8(s.UpdatedBy) {
 		return bad("updatedBy", "must be at most %d bytes of UTF-8 without control characters", l.MaxNameLength)
 	}
-	return nil
+	return s.validateControls()
 }
 
 func validateHeaders(h map[string]string, basicAuth bool, l Limits) error {

@@ -49,6 +49,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 
 	s.mu.Lock()
 	s.expireLeases(now)
+	s.unthrottle(now)
 	s.claimSeq++
 	picked := s.picked[:0]
 	aside := s.aside[:0]
@@ -57,6 +58,10 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		if ss.pending.top().next > now {
 			break
 		}
+		if until := ss.heldUntil(now); until > now {
+			s.throttle(ss, until) // its RateLimit, or its order, holds it back
+			continue
+		}
 		if ss.claimSeq != s.claimSeq {
 			ss.claimSeq, ss.claimed = s.claimSeq, 0
 		}
@@ -64,13 +69,14 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 			aside = append(aside, s.due.pop())
 			continue
 		}
-		d := ss.pending.pop()
+		d := ss.popNext()
 		s.lastLease++
 		s.setLease(d, s.lastLease)
 		d.leasedUntil = until
 		d.where = inLeased
 		ss.leased.push(d)
 		ss.claimed++
+		s.spendRate(ss, now)
 		s.requeue(ss)
 		picked = append(picked, d)
 	}
@@ -203,6 +209,9 @@ func (s *Store) Finish(ctx context.Context, now time.Time, outcomes []webhook.Ou
 			s.finished(d, stateDead)
 		}
 		s.requeue(d.sub)
+		// A slot of a subscription with a concurrency cap freed: its
+		// waiting deliveries may be claimable now.
+		wake = wake || (d.sub.cur != nil && (d.sub.cur.MaxConcurrency > 0 || d.sub.cur.Ordered) && d.sub.dueIdx >= 0)
 	}
 	if wake {
 		s.wake()
@@ -232,6 +241,11 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	}
 	if s.leases.len() > 0 {
 		if t := s.leases.top().leased.top().leasedUntil; !ok || t < due {
+			due, ok = t, true
+		}
+	}
+	if s.throttled.len() > 0 {
+		if t := s.throttled.top().rate.until; !ok || t < due {
 			due, ok = t, true
 		}
 	}

@@ -124,6 +124,7 @@ func (q *pendingQueue) remove(d *dlv) {
 
 // wait adds d, pending, to the waiting order.
 func (q *pendingQueue) wait(d *dlv) {
+	d.sub.orderedWait(d) // (controls.go)
 	since := d.waitingSince()
 	if q.wlive > 0 && since < q.wtail {
 		d.owhere = waitHeap

@@ -114,6 +114,9 @@ type Store struct {
 	// ordered by the earliest LeasedUntil among them.
 	due    pqueue[*subState, dueOps]
 	leases pqueue[*subState, leaseOps]
+	// throttled holds the subscriptions held back by their RateLimit,
+	// ordered by when they may send again (see controls.go).
+	throttled pqueue[*subState, throttleOps]
 
 	// prunable holds the events that have no pending delivery, ordered by
 	// Timestamp.
@@ -224,6 +227,11 @@ type subState struct {
 	// claimSeq.
 	claimSeq uint64
 	claimed  int
+
+	// rate is the state of its RateLimit, order its pending deliveries
+	// by ID when it is Ordered (see controls.go).
+	rate  rateState
+	order *pqueue[*dlv, idOps]
 }
 
 func (ss *subState) active() bool {
@@ -407,7 +415,8 @@ func (pruneOps) setIndex(e *eventEntry, i int) { e.idx = int32(i) }
 // due and leases heaps after its own heaps or its state changed.
 func (s *Store) requeue(ss *subState) {
 	active := ss.active()
-	switch want := active && ss.pending.len() > 0; {
+	s.dropThrottle(ss, active)
+	switch want := active && ss.pending.len() > 0 && !ss.atConcurrencyCap() && ss.rate.idx == 0; {
 	case want && ss.dueIdx < 0:
 		s.due.push(ss)
 	case want:

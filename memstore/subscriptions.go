@@ -28,6 +28,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	s.numbers[c.Number] = c.ID
 	o := s.org(c.OrganizationID)
 	ss := &subState{id: c.ID, org: o, ix: o.subIndex(c.ID), cur: c, dueIdx: -1, leaseIdx: -1}
+	ss.buildOrder() // (controls.go)
 	ss.stats.lastAt = zeroNanos
 	s.subs[c.ID] = ss
 	s.index(ss)
@@ -96,6 +97,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if reindex {
 		s.index(ss)
 	}
+	s.controlsChanged(ss, old)
 	s.stateChanged(ss, old)
 	return nil
 }

@@ -60,7 +60,7 @@ func (c *claimResult) scan(rows pgx.Rows) error {
 		key := [2]string{ev.OrganizationID, ev.ID}
 		e := c.events[key]
 		if e == nil {
-			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID}
+			e = &webhook.Event{ID: ev.ID, Type: ev.Type, OrganizationID: ev.OrganizationID, Trace: ev.Trace}
 			finishEvent(e, ts, offset, data)
 			c.events[key] = e
 		}
@@ -145,6 +145,12 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 		events:   make(map[[2]string]*webhook.Event),
 		versions: make(map[string]int64),
 	}
+	// Capped subscriptions first, then the others with what is left of
+	// the limit (see controls.go).
+	if err := s.claimCapped(ctx, p, exclude, until, &c); err != nil {
+		return nil, err
+	}
+	p.Limit -= len(c.out)
 	probe := s.alwaysBySubscription || time.Now().UnixNano() < s.congestedUntil.Load()
 	if !probe {
 		sql, args := s.q.claim, []any{p.Now, until, p.Limit, exclude}
@@ -371,7 +377,13 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if err := s.withSettingsRow(ctx, planSettings, s.q.nextDue, nil, &t); err != nil {
 		return time.Time{}, false, dbError("next due", err)
 	}
-	if !t.Valid {
+	ct, ok, err := s.cappedNextDue(ctx)
+	switch {
+	case err != nil:
+		return time.Time{}, false, err
+	case ok && (!t.Valid || ct.Before(t.Time)):
+		return ct, true, nil
+	case !t.Valid:
 		return time.Time{}, false, nil
 	}
 	return t.Time.UTC(), true, nil

@@ -101,7 +101,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 	err := q.QueryRow(ctx, s.q.enqueue,
 		ev.OrganizationID, ev.ID, ev.Type, ev.Timestamp, offset, []byte(ev.Data),
 		ids, subs, attempts, due, codes, errs, created, updated,
-		s.channel, "", inTx, distinct,
+		s.channel, "", inTx, distinct, ev.Trace.Traceparent, ev.Trace.Tracestate,
 	).Scan(&count, &woke)
 	if err != nil {
 		return 0, dbError("enqueue", err)
@@ -111,7 +111,7 @@ func (s *Store) enqueue(ctx context.Context, q querier, ev *webhook.Event, deliv
 
 // scanEvent reads the columns of eventColumns into ev.
 func scanEventInto(ev *webhook.Event, ts *time.Time, offset *int32, data *[]byte) []any {
-	return []any{&ev.OrganizationID, &ev.ID, &ev.Type, ts, offset, data}
+	return []any{&ev.OrganizationID, &ev.ID, &ev.Type, ts, offset, data, &ev.Trace.Traceparent, &ev.Trace.Tracestate}
 }
 
 // eventTime returns a stored timestamp in the zone it was given in.
@@ -216,6 +216,9 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	cutHour := before.UTC().Truncate(time.Hour)
 	if err := s.withSettingsRow(ctx, planSettings, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
 		return 0, dbError("prune", err)
+	}
+	if err := s.pruneControls(ctx, before); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -13,6 +13,7 @@ type queries struct {
 	deleteSubscription      string
 	listSubscriptions       string
 	matchSubscriptions      string
+	matchFilters            string
 	setState                string
 	healthOK                string
 	healthFailed            string
@@ -107,6 +108,8 @@ WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		matchSubscriptions: `SELECT id FROM {{schema}}.subscriptions
 WHERE match_keys && $2::text[] AND org_id = $1 AND state = 'Active' ORDER BY id`,
 
+		matchFilters: matchFiltersQuery,
+
 		setState: `WITH u AS (
   UPDATE {{schema}}.subscriptions
   SET state = $2, updated_at = $3, version = version + 1,
@@ -158,8 +161,8 @@ SELECT trip FROM u`,
 		// transaction, which may stay open long, locks nothing another
 		// transaction could wait on but its own new rows.
 		enqueue: `WITH e AS (
-  INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data)
-  VALUES ($1, $2, $3, $4, $5, $6)
+  INSERT INTO {{schema}}.events (org_id, id, type, ts, ts_offset, data, traceparent, tracestate)
+  VALUES ($1, $2, $3, $4, $5, $6, $19, $20)
   ON CONFLICT DO NOTHING
   RETURNING 1
 ), u AS (
@@ -303,7 +306,8 @@ SELECT count(*) FROM x`,
     ORDER BY d.next_attempt_at
     LIMIT $5
   ) h
-  WHERE s.state = 'Active' AND ps.id <> ALL($4::text[])
+  WHERE s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered
+    AND ps.id <> ALL($4::text[])
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
 ), picked AS MATERIALIZED (
@@ -394,8 +398,10 @@ SELECT count(*) FROM x`,
     last_at = CASE WHEN ` + newerLast + ` THEN excluded.last_at ELSE st.last_at END,
     last_status_code = CASE WHEN ` + newerLast + ` THEN excluded.last_status_code ELSE st.last_status_code END,
     last_error = CASE WHEN ` + newerLast + ` THEN excluded.last_error ELSE st.last_error END
+), x AS (
+  DELETE FROM {{schema}}.inflight i USING u WHERE i.delivery_id = u.id RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1)`,
+SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <= $1) OR EXISTS (SELECT 1 FROM x)`,
 
 		// The least, over pending deliveries of Active subscriptions, of
 		// the later of next_attempt_at and leased_until. a is the earliest
@@ -459,7 +465,7 @@ ORDER BY seq`,
 	}
 	for _, p := range []*string{
 		&q.createSubscription, &q.getSubscription, &q.getSubscriptionByNumber, &q.getSubscriptions, &q.updateSubscription,
-		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
+		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.matchFilters, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune,
 		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,
@@ -621,11 +627,11 @@ FROM p, t, h`
 // Active. A scalar subquery rather than a join: the planner then always
 // walks the pending index in due order and stops at the limit, whatever
 // its statistics say about the subscriptions.
-const subscriptionActive = `(SELECT s.state FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id) = 'Active'`
+const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id)`
 
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc, number`
 
-const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data`
+const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data, e.traceparent, e.tracestate`
 
 const deliveryColumns = `d.id, d.org_id, d.event_id, d.event_type, d.subscription_id, d.state, d.attempts,
   d.next_attempt_at, d.last_status_code, d.last_error, d.redelivered_at, d.attempts_at_redelivery,

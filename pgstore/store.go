@@ -82,6 +82,7 @@ type Store struct {
 	subCache *subCache
 
 	congestedUntil       atomic.Int64 // Unix nanoseconds until which claims go by subscription
+	capped               cappedState  // whether capped subscriptions exist
 	alwaysBySubscription bool         // claims always go by subscription (tests)
 
 	notifyInterval time.Duration

@@ -28,6 +28,11 @@ type subscriptionDoc struct {
 	Properties       map[string]string `json:"properties"`
 	Type             string            `json:"type"`
 	ErrorsEmail      string            `json:"errors_email"`
+	Filter           json.RawMessage   `json:"filter,omitempty"`
+	MaxConcurrency   int               `json:"max_concurrency,omitempty"`
+	RateLimit        *rateLimit        `json:"rate_limit,omitempty"`
+	RateIntervalUS   int64             `json:"rate_interval_us,omitempty"` // derived, for the generated column
+	Ordered          bool              `json:"ordered,omitempty"`
 	CreatedBy        string            `json:"created_by"`
 	UpdatedBy        string            `json:"updated_by"`
 }
@@ -35,6 +40,11 @@ type subscriptionDoc struct {
 type previousSecret struct {
 	Secret    string    `json:"secret"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+type rateLimit struct {
+	Requests int    `json:"requests"`
+	Per      string `json:"per"`
 }
 
 type basicAuth struct {
@@ -47,7 +57,8 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 		Name: s.Name, URL: s.URL, ContentType: s.ContentType, Format: s.Format,
 		Secret: s.Secret, Headers: s.Headers, CustomParameters: s.CustomParameters,
 		Properties: s.Properties, Type: s.Type, ErrorsEmail: s.ErrorsEmail,
-		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy,
+		CreatedBy: s.CreatedBy, UpdatedBy: s.UpdatedBy, Filter: s.Filter,
+		MaxConcurrency: s.MaxConcurrency, Ordered: s.Ordered,
 	}
 	if s.PreviousSecrets != nil {
 		d.PreviousSecrets = make([]previousSecret, len(s.PreviousSecrets))
@@ -57,6 +68,10 @@ func encodeDoc(s *webhook.Subscription) ([]byte, error) {
 	}
 	if s.BasicAuth != nil {
 		d.BasicAuth = &basicAuth{Username: s.BasicAuth.Username, Password: s.BasicAuth.Password}
+	}
+	if r := s.RateLimit; r != nil {
+		d.RateLimit = &rateLimit{Requests: r.Requests, Per: string(r.Per)}
+		d.RateIntervalUS = r.Interval().Microseconds()
 	}
 	b, err := json.Marshal(&d)
 	if err != nil {
@@ -74,6 +89,7 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	s.Name, s.URL, s.ContentType, s.Format = d.Name, d.URL, d.ContentType, d.Format
 	s.Secret, s.Headers, s.CustomParameters, s.Properties = d.Secret, d.Headers, d.CustomParameters, d.Properties
 	s.Type, s.ErrorsEmail, s.CreatedBy, s.UpdatedBy = d.Type, d.ErrorsEmail, d.CreatedBy, d.UpdatedBy
+	s.Filter, s.MaxConcurrency, s.Ordered = d.Filter, d.MaxConcurrency, d.Ordered
 	if d.PreviousSecrets != nil {
 		s.PreviousSecrets = make([]webhook.PreviousSecret, len(d.PreviousSecrets))
 		for i, p := range d.PreviousSecrets {
@@ -82,6 +98,9 @@ func decodeDoc(b []byte, s *webhook.Subscription) error {
 	}
 	if d.BasicAuth != nil {
 		s.BasicAuth = &webhook.BasicAuth{Username: d.BasicAuth.Username, Password: d.BasicAuth.Password}
+	}
+	if d.RateLimit != nil {
+		s.RateLimit = &webhook.RateLimit{Requests: d.RateLimit.Requests, Per: webhook.RatePeriod(d.RateLimit.Per)}
 	}
 	return nil
 }
@@ -159,6 +178,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
+	s.noteCapped(sub)
 	var number int64
 	err = s.pool.QueryRow(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.ConsecutiveFailures,
@@ -215,6 +235,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
+	s.noteCapped(sub)
 	var woke *int
 	err = s.pool.QueryRow(ctx, s.q.updateSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.CreatedAt, sub.UpdatedAt, doc,

@@ -21,6 +21,7 @@ go test -race -count=1 ./...
 # The management API's answers validated against its OpenAPI document, on
 # memstore and pgstore.
 (cd manage/apitest && go test -race -count=1 ./...)
+(cd webhookotel && go test -race -count=1 ./...)
 # The two-dispatcher proof at full size (10,000 events to 10 subscriptions)
 # is too slow under the race detector, which runs it at a tenth of that.
 (cd pgstore && go test -count=1 -run '^TestProofTwoDispatchersDeliverEverythingOnce$' .)

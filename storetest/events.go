@@ -33,6 +33,7 @@ func requireSameEvent(t *testing.T, want, got *webhook.Event) {
 	require.Equal(t, want.Timestamp.Format(webhook.TimestampLayout), got.Timestamp.Format(webhook.TimestampLayout),
 		"Timestamp as the Envelope shows it (zone offset kept)")
 	require.JSONEq(t, string(want.Data), string(got.Data), "Data")
+	require.Equal(t, want.Trace, got.Trace, "Trace")
 }
 
 func testEnqueueStores(t *testing.T, e *env) {

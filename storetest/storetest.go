@@ -98,6 +98,7 @@ var groups = []group{
 	{"Cursors", cursorTests},
 	{"Tenancy", tenancyTests},
 	{"Concurrency", concurrencyTests},
+	{"Controls", controlTests},
 }
 
 // env is what a subtest works with: a new store, an organization of its

@@ -20,10 +20,22 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // Len is the length of an ID without its prefix.
 const Len = 26
 
-// gen is the process-wide sequence: the millisecond of the latest ID and
-// its 80 bits after the timestamp (hi holds the top 16).
+// gen holds the process-wide sequences of the last few milliseconds IDs
+// were made for: each slot the millisecond and its next 80-bit value (hi
+// holds the top 16). Several slots, so that callers whose clocks differ
+// (a dispatcher on a test's fake clock beside one on the system clock, or
+// two goroutines either side of a millisecond's end) each keep counting
+// up within their millisecond instead of starting over at random, which
+// could sort a later ID before an earlier one.
 var gen struct {
 	sync.Mutex
+	slots [genSlots]genSlot
+	next  int // the slot to reuse for a new millisecond
+}
+
+const genSlots = 4
+
+type genSlot struct {
 	ms     uint64
 	hi     uint16
 	lo     uint64
@@ -36,25 +48,34 @@ func reserve(t time.Time, n int) (ms uint64, hi uint16, lo uint64) {
 	ms = uint64(t.UnixMilli()) & (1<<48 - 1)
 	gen.Lock()
 	defer gen.Unlock()
-	if !gen.seeded || gen.ms != ms {
-		// A new millisecond (or a caller passing another time): fresh
-		// randomness. The top bit is cleared so that counting up from it
+	var g *genSlot
+	for i := range gen.slots {
+		if s := &gen.slots[i]; s.seeded && s.ms == ms {
+			g = s
+			break
+		}
+	}
+	if g == nil {
+		// A new millisecond: fresh randomness, in the slot used least
+		// recently. The top bit is cleared so that counting up from it
 		// cannot overflow in practice (2^79 IDs).
+		g = &gen.slots[gen.next]
+		gen.next = (gen.next + 1) % genSlots
 		var raw [10]byte
 		if _, err := rand.Read(raw[:]); err != nil {
 			panic("ids: crypto/rand failed: " + err.Error())
 		}
-		gen.ms, gen.seeded = ms, true
-		gen.hi = (uint16(raw[0])<<8 | uint16(raw[1])) &^ (1 << 15)
-		gen.lo = uint64(raw[2])<<56 | uint64(raw[3])<<48 | uint64(raw[4])<<40 | uint64(raw[5])<<32 |
+		g.ms, g.seeded = ms, true
+		g.hi = (uint16(raw[0])<<8 | uint16(raw[1])) &^ (1 << 15)
+		g.lo = uint64(raw[2])<<56 | uint64(raw[3])<<48 | uint64(raw[4])<<40 | uint64(raw[5])<<32 |
 			uint64(raw[6])<<24 | uint64(raw[7])<<16 | uint64(raw[8])<<8 | uint64(raw[9])
 	}
-	hi, lo = gen.hi, gen.lo
-	next := gen.lo + uint64(n)
-	if next < gen.lo {
-		gen.hi++
+	hi, lo = g.hi, g.lo
+	next := g.lo + uint64(n)
+	if next < g.lo {
+		g.hi++
 	}
-	gen.lo = next
+	g.lo = next
 	return ms, hi, lo
 }
 

@@ -112,3 +112,21 @@ func BenchmarkFill(b *testing.B) {
 		})
 	}
 }
+
+// TestMonotonicAcrossInterleavedClocks: IDs made for one millisecond keep
+// sorting in the order they were made while IDs for other milliseconds
+// (another clock) are made in between.
+func TestMonotonicAcrossInterleavedClocks(t *testing.T) {
+	fake := time.Date(2026, 1, 24, 9, 42, 59, 0, time.UTC)
+	real := time.Now()
+	var prev string
+	for i := range 1000 {
+		id := New("dlv_", fake)
+		if i > 0 && id <= prev {
+			t.Fatalf("ID %d %s does not sort after %s", i, id, prev)
+		}
+		prev = id
+		_ = New("dlv_", real)
+		_ = New("dlv_", real.Add(-time.Millisecond))
+	}
+}
