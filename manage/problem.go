@@ -3,7 +3,9 @@ package manage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/relayhook/webhook"
@@ -67,11 +69,26 @@ var fieldRenames = map[string]string{
 	"newSecret":   "secret",
 }
 
+// StoreFullRetryAfter is the Retry-After, in seconds, of the 503 answer
+// to a route that would queue deliveries while the store is full
+// (webhook.ErrStoreFull).
+const StoreFullRetryAfter = 30
+
+// partialError is the error of a route that queues deliveries one by one
+// (replay, bulk redeliver) after it queued n of them.
+type partialError struct {
+	n   int
+	err error
+}
+
+func (e *partialError) Error() string { return fmt.Sprintf("after %d queued: %v", e.n, e.err) }
+func (e *partialError) Unwrap() error { return e.err }
+
 // fail answers an error of a route: the one place where an error is mapped
 // to a status. A *webhook.ValidationError is 422 (400 when the route reads
 // only its query, for GET), ErrNotFound 404, ErrInvalidState and
-// ErrAlreadyExists 409, ErrDispatcherClosed 503, anything else 500 without
-// its text.
+// ErrAlreadyExists 409, ErrDispatcherClosed 503, ErrStoreFull 503 with
+// Retry-After, anything else 500 without its text.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ve *webhook.ValidationError
@@ -108,6 +125,15 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.problem(w, r, http.StatusConflict, "A record with this ID exists already.", nil)
 	case errors.Is(err, webhook.ErrDispatcherClosed):
 		h.problem(w, r, http.StatusServiceUnavailable, "The service is shutting down.", nil)
+	case errors.Is(err, webhook.ErrStoreFull):
+		h.log.Warn("manage: store full", "method", r.Method, "path", r.URL.Path, "err", err)
+		detail := "The queue is full: nothing more can be queued until deliveries finish. Try again later."
+		var p *partialError
+		if errors.As(err, &p) && p.n > 0 {
+			detail += fmt.Sprintf(" %d %s queued before it filled.", p.n, plural(p.n, "delivery was", "deliveries were"))
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(StoreFullRetryAfter))
+		h.problem(w, r, http.StatusServiceUnavailable, detail, nil)
 	default:
 		h.log.Error("manage: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		h.problem(w, r, http.StatusInternalServerError, "The request could not be completed.", nil)
@@ -128,3 +154,10 @@ type conflict struct{ detail string }
 
 func (c *conflict) Error() string { return c.detail }
 func (c *conflict) Unwrap() error { return webhook.ErrInvalidState }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -25,6 +25,12 @@ type subscriptionInput struct {
 	State            webhook.State     `json:"state,omitempty"`
 	Type             string            `json:"type,omitempty"`
 	ErrorsEmail      string            `json:"errorsEmail,omitempty"`
+	// The delivery controls: a filter is any JSON (the core checks it,
+	// naming the bad part as filter["data.amount"]["$gte"]).
+	Filter         json.RawMessage    `json:"filter,omitempty"`
+	MaxConcurrency int                `json:"maxConcurrency,omitempty"`
+	RateLimit      *webhook.RateLimit `json:"rateLimit,omitempty"`
+	Ordered        bool               `json:"ordered,omitempty"`
 }
 
 type basicAuthInput struct {
@@ -40,6 +46,11 @@ func inputOf(s *webhook.Subscription) subscriptionInput {
 		Name: s.Name, URL: s.URL, Events: s.Events, ContentType: s.ContentType, Format: s.Format,
 		Headers: s.Headers, CustomParameters: s.CustomParameters, Properties: s.Properties,
 		Type: s.Type, ErrorsEmail: s.ErrorsEmail,
+		Filter: s.Filter, MaxConcurrency: s.MaxConcurrency, Ordered: s.Ordered,
+	}
+	if s.RateLimit != nil {
+		rl := *s.RateLimit
+		in.RateLimit = &rl
 	}
 	if s.BasicAuth != nil {
 		in.BasicAuth = &basicAuthInput{Username: s.BasicAuth.Username, Password: s.BasicAuth.Password}
@@ -52,6 +63,7 @@ func (in *subscriptionInput) apply(s *webhook.Subscription) {
 	s.Name, s.URL, s.Events, s.ContentType, s.Format = in.Name, in.URL, in.Events, in.ContentType, in.Format
 	s.Secret, s.Headers, s.CustomParameters, s.Properties = in.Secret, in.Headers, in.CustomParameters, in.Properties
 	s.State, s.Type, s.ErrorsEmail = in.State, in.Type, in.ErrorsEmail
+	s.Filter, s.MaxConcurrency, s.RateLimit, s.Ordered = in.Filter, in.MaxConcurrency, in.RateLimit, in.Ordered
 	s.BasicAuth = nil
 	if in.BasicAuth != nil {
 		s.BasicAuth = &webhook.BasicAuth{Username: in.BasicAuth.Username, Password: in.BasicAuth.Password}
@@ -491,7 +503,7 @@ func (h *handler) redeliverAll(w http.ResponseWriter, r *http.Request, a Access)
 		if n > 0 {
 			h.audit(a, ActionRedeliverAll, Change{SubscriptionID: r.PathValue("id"), Count: n})
 		}
-		h.fail(w, r, err)
+		h.fail(w, r, &partialError{n: n, err: err})
 		return
 	}
 	if !in.DryRun {
@@ -522,7 +534,7 @@ func (h *handler) replay(w http.ResponseWriter, r *http.Request, a Access) {
 		h.audit(a, ActionReplay, Change{SubscriptionID: r.PathValue("id"), Count: n})
 	}
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, &partialError{n: n, err: err})
 		return
 	}
 	h.writeJSON(w, r, http.StatusOK, countBody{Count: n})

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store, opts *Options)
 		fn   func(*testing.T, *suite)
 	}{
 		{"SubscriptionLifecycle", testSubscriptionLifecycle},
+		{"DeliveryControls", testDeliveryControls},
 		{"DeliveriesEventsStatsAndRetry", testDeliveriesEventsStatsAndRetry},
 		{"OtherOrganizationIsNotFound", testOtherOrganizationIsNotFound},
 		{"Authorization", testAuthorization},
