@@ -3,6 +3,7 @@ package portal
 import (
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/relayhook/webhook"
 	"github.com/relayhook/webhook/manage"
@@ -49,6 +50,10 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, acc *manage.Acces
 		ep.Status, ep.Message = http.StatusConflict, "This cannot be done in the current state: an endpoint must be active to receive a test event, and a delivery still pending cannot be redelivered."
 	case errors.Is(err, webhook.ErrDispatcherClosed):
 		ep.Status, ep.Message = http.StatusServiceUnavailable, "The service is shutting down. Please try again in a moment."
+	case errors.Is(err, webhook.ErrStoreFull):
+		ep.Status, ep.Message = http.StatusServiceUnavailable, "Too many deliveries are waiting to be sent: nothing more can be queued until they have gone out. Please try again in a few minutes."
+		w.Header().Set("Retry-After", strconv.Itoa(manage.StoreFullRetryAfter))
+		h.logger.WarnContext(r.Context(), "portal: store full", "method", r.Method, "path", r.URL.Path, "err", err)
 	default:
 		h.logger.ErrorContext(r.Context(), "portal: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

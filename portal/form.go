@@ -1,6 +1,8 @@
 package portal
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net/http"
@@ -24,6 +26,14 @@ type endpointForm struct {
 	Headers     string // one "Name: value" a line
 	BasicUser   string
 	HasPassword bool // editing, and a password is stored
+	// The delivery controls, as typed: MaxConcurrency and RateRequests
+	// are numbers (empty: none), RatePer "second" or "minute", Filter a
+	// JSON object (empty: none).
+	MaxConcurrency string
+	RateRequests   string
+	RatePer        string
+	Ordered        bool
+	Filter         string
 	// Errors maps a form control's name to what is wrong with it;
 	// General holds what belongs to none.
 	Errors  map[string]string
@@ -55,6 +65,22 @@ func (h *handler) fromSubscription(s *webhook.Subscription) *endpointForm {
 		f.BasicUser = s.BasicAuth.Username
 		f.HasPassword = s.BasicAuth.Password != ""
 	}
+	if s.MaxConcurrency > 0 {
+		f.MaxConcurrency = strconv.Itoa(s.MaxConcurrency)
+	}
+	f.RatePer = string(webhook.PerSecond)
+	if s.RateLimit != nil {
+		f.RateRequests, f.RatePer = strconv.Itoa(s.RateLimit.Requests), string(s.RateLimit.Per)
+	}
+	f.Ordered = s.Ordered
+	if len(s.Filter) > 0 {
+		var b bytes.Buffer
+		if json.Indent(&b, s.Filter, "", "  ") == nil {
+			f.Filter = b.String()
+		} else {
+			f.Filter = string(s.Filter)
+		}
+	}
 	return f
 }
 
@@ -63,7 +89,9 @@ func readForm(r *http.Request) (*endpointForm, string) {
 	v := r.PostForm
 	f := &endpointForm{Name: strings.TrimSpace(v.Get("name")), URL: strings.TrimSpace(v.Get("url")),
 		Events: map[string]bool{}, Patterns: v.Get("patterns"), ContentType: v.Get("content_type"),
-		Headers: v.Get("headers"), BasicUser: strings.TrimSpace(v.Get("basic_user")), Errors: map[string]string{}}
+		Headers: v.Get("headers"), BasicUser: strings.TrimSpace(v.Get("basic_user")), Errors: map[string]string{},
+		MaxConcurrency: strings.TrimSpace(v.Get("max_concurrency")), RateRequests: strings.TrimSpace(v.Get("rate_requests")),
+		RatePer: v.Get("rate_per"), Ordered: v.Get("ordered") != "", Filter: strings.TrimSpace(v.Get("filter"))}
 	for _, e := range v["events"] {
 		f.Events[e] = true
 	}
@@ -111,6 +139,33 @@ func (f *endpointForm) apply(s *webhook.Subscription, password string) {
 	if len(s.Events) == 0 {
 		f.Errors["events"] = "Choose at least one event type."
 	}
+	f.applyControls(s)
+}
+
+// applyControls writes the delivery controls of the form onto s; a
+// number that does not parse is reported in f.Errors.
+func (f *endpointForm) applyControls(s *webhook.Subscription) {
+	s.MaxConcurrency = 0
+	if f.MaxConcurrency != "" {
+		n, err := strconv.Atoi(f.MaxConcurrency)
+		if err != nil {
+			f.Errors["max_concurrency"] = "Enter a whole number from 0 to " + strconv.Itoa(webhook.MaxConcurrencyLimit) + ", or leave it empty."
+		}
+		s.MaxConcurrency = n
+	}
+	s.RateLimit = nil
+	if f.RateRequests != "" {
+		n, err := strconv.Atoi(f.RateRequests)
+		if err != nil {
+			f.Errors["rate_requests"] = "Enter a whole number from 1 to " + strconv.Itoa(webhook.MaxRateLimitRequests) + ", or leave it empty for no limit."
+		}
+		s.RateLimit = &webhook.RateLimit{Requests: n, Per: webhook.RatePeriod(f.RatePer)}
+	}
+	s.Ordered = f.Ordered
+	s.Filter = nil
+	if f.Filter != "" {
+		s.Filter = json.RawMessage(f.Filter)
+	}
 }
 
 // showErrors puts a validation error by the control it is about.
@@ -131,8 +186,19 @@ func (f *endpointForm) showErrors(err error) bool {
 		control = "headers"
 	case strings.HasPrefix(p, "basicAuth"):
 		control = "basic_user"
+	case p == "maxConcurrency":
+		control = "max_concurrency"
+	case p == "rateLimit.requests":
+		control = "rate_requests"
+	case p == "rateLimit.per":
+		control = "rate_per"
+	case strings.HasPrefix(p, "filter"):
+		control = "filter"
 	}
 	msg := upperFirst(ve.Reason) + "."
+	if at, ok := strings.CutPrefix(ve.Field, "filter"); ok && at != "" {
+		msg = "At " + at + ": " + ve.Reason + "."
+	}
 	if control == "" {
 		f.General = ve.Field + ": " + ve.Reason + "."
 	} else {
@@ -159,7 +225,7 @@ func (h *handler) renderForm(w http.ResponseWriter, status int, acc manage.Acces
 }
 
 func (h *handler) newEndpoint(w http.ResponseWriter, r *http.Request, acc manage.Access) error {
-	h.renderForm(w, http.StatusOK, acc, &endpointForm{Events: map[string]bool{}, ContentType: webhook.ContentTypeJSON})
+	h.renderForm(w, http.StatusOK, acc, &endpointForm{Events: map[string]bool{}, ContentType: webhook.ContentTypeJSON, RatePer: string(webhook.PerSecond)})
 	return nil
 }
 
