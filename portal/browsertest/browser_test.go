@@ -463,6 +463,28 @@ func TestPortalFlow(t *testing.T) {
 	require.Equal(t, "Order sync", runTab(b, chromedp.Value(chromedp.CSS("#name"))))
 	require.True(t, runTab(b, chromedp.Evaluate[bool](`document.querySelector('input[value="sale.changed"]').checked`)))
 	b.check("edit-endpoint", false)
+	// The delivery controls: a filter with a mistake first, shown by the
+	// filter; what was typed is kept.
+	b.do(
+		chromedp.SendKeys(chromedp.CSS("#rate_requests"), "20"),
+		chromedp.SetValue(chromedp.CSS("#rate_per"), "minute"),
+		chromedp.Click(chromedp.CSS("#ordered")),
+		chromedp.SendKeys(chromedp.CSS("#filter"), `{"data.id": {"$gte": true}}`),
+	)
+	require.Equal(t, http.StatusUnprocessableEntity, b.click(`form.form button[type="submit"]`))
+	require.Contains(t, b.text("#filter-err"), `At ["data.id"]["$gte"]`)
+	require.Equal(t, "20", runTab(b, chromedp.Value(chromedp.CSS("#rate_requests"))))
+	b.check("edit-filter-error", true)
+	b.do(chromedp.SetValue(chromedp.CSS("#filter"), `{"data.id": {"$gte": 1}}`))
+	require.Equal(t, http.StatusOK, b.click(`form.form button[type="submit"]`))
+	require.Contains(t, b.text(".facts"), "20 per minute")
+	require.Contains(t, b.text(".facts"), "in order, one at a time")
+	require.Contains(t, b.text(".facts"), `{"data.id":{"$gte":1}}`)
+	got, err = h.d.GetSubscription(context.Background(), "org_a", sub.ID)
+	require.NoError(t, err)
+	require.Equal(t, &webhook.RateLimit{Requests: 20, Per: webhook.PerMinute}, got.RateLimit)
+	require.True(t, got.Ordered)
+	b.check("endpoint-controls", false)
 
 	// A screenshot at phone width (check tries every page at it).
 	b.open("/portal/endpoints/" + sub.ID)
