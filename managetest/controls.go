@@ -75,7 +75,8 @@ func testDeliveryControls(t *testing.T, ts *suite) {
 
 	// A filtered subscription gets only the events that pass its filter;
 	// one without a filter gets all of them.
-	big := e.create("manager-a", fmt.Sprintf(`{"url":%q,"events":["contact.created"],"filter":{"data.amount":{"$gte":100}}}`, e.rcvURL))["id"].(string)
+	bigSub := e.create("manager-a", fmt.Sprintf(`{"url":%q,"events":["contact.created"],"filter":{"data.amount":{"$gte":100}},"rateLimit":{"requests":50,"per":"second"}}`, e.rcvURL))
+	big := bigSub["id"].(string)
 	var want []string
 	for _, amount := range []int{50, 150, 99, 100} {
 		ev := e.dispatchData("org_a", "contact.created", fmt.Sprintf(`{"amount":%d}`, amount))
@@ -93,6 +94,16 @@ func testDeliveryControls(t *testing.T, ts *suite) {
 	require.Equal(t, want, gotEvents)
 	r = e.do("reader-a", "GET", "/subscriptions/"+id+"/deliveries", "")
 	require.Len(t, r.json(t)["data"], 4)
+
+	// A SuperOffice client's PUT, which knows nothing of the controls,
+	// keeps them.
+	r = e.do("manager-a", "PUT", fmt.Sprintf("/api/v1/Webhook/%v", bigSub["number"]),
+		fmt.Sprintf(`{"Name":"renamed","Events":["contact.created"],"TargetUrl":%q}`, e.rcvURL))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	p = e.do("reader-a", "GET", "/subscriptions/"+big, "").json(t)
+	require.Equal(t, "renamed", p["name"])
+	requireJSONEqual(t, `{"data.amount":{"$gte":100}}`, p["filter"])
+	require.Equal(t, map[string]any{"requests": 50.0, "per": "second"}, p["rateLimit"])
 
 	// Replay honours the filter too.
 	late := e.create("manager-a", fmt.Sprintf(`{"url":%q,"events":["contact.*"],"filter":{"data.amount":{"$lt":100}}}`, e.rcvURL))["id"].(string)
