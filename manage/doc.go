@@ -33,6 +33,11 @@
 // Listings are newest first where they have an order parameter, and
 // paginated by limit and cursor, with nextCursor in the answer.
 //
+// A subscription's JSON carries its delivery controls (filter,
+// maxConcurrency, rateLimit, ordered) in create, PUT, PATCH and every
+// answer; a PATCH merges into filter and rateLimit key by key, and null
+// clears them.
+//
 // With Config.SuperOffice, GET and POST /api/v1/Webhook and GET, PUT and
 // DELETE /api/v1/Webhook/{id} serve subscriptions as SuperOffice's Webhook
 // entity: PascalCase fields, WebhookId the subscription's Number, $select
@@ -44,7 +49,10 @@
 // the bad fields as the JSON does: malformed JSON 400, a bad query
 // parameter 400, a body over Config.MaxBodyBytes 413, a body that is not
 // JSON 415, an unknown route 404, a wrong method 405, a state conflict
-// 409, a bad field 422 (unknown fields included). Bad input changes
+// 409, a bad field 422 (unknown fields included; a filter's bad part as
+// filter["data.amount"]["$gte"]), a full store (webhook.ErrStoreFull, on
+// test, replay and redeliver) 503 with Retry-After: StoreFullRetryAfter
+// seconds. Bad input changes
 // nothing. No answer holds a secret, but those of create, rotate-secret
 // and secret.
 //
