@@ -51,6 +51,8 @@ func FuzzRequestBodies(f *testing.F) {
 	f.Add(uint8(2), "", []byte(`{"headers":{"X":null},"basicAuth":{"username":"u"}}`))
 	f.Add(uint8(9), "$select=Name", []byte(`{"Name":"x","Events":["contact.created"],"TargetUrl":"https://example.com","Properties":{"a":[1]}}`))
 	f.Add(uint8(5), "", []byte(`{"createdFrom":"2026-01-01T00:00:00Z","dryRun":true}`))
+	f.Add(uint8(0), "", []byte(`{"url":"https://example.com","events":["*"],"filter":{"$or":[{"data.a":{"$in":[1,"x"]}},{"type":"a.b"}]},"rateLimit":{"requests":3,"per":"minute"},"maxConcurrency":1,"ordered":true}`))
+	f.Add(uint8(2), "", []byte(`{"filter":{"data.a":null},"rateLimit":{"requests":2},"ordered":null}`))
 	f.Add(uint8(7), "cursor=x&state=dead&createdFrom=2026-01-01T00:00:00Z", []byte(nil))
 	f.Fuzz(func(t *testing.T, route uint8, query string, body []byte) {
 		rt := routes[int(route)%len(routes)]
