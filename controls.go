@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 )
@@ -153,16 +152,7 @@ func (c *filterCache) get(raw []byte) (*filterNode, error) {
 // match returns the IDs of the Active subscriptions of the event's
 // organization whose Events match its type and whose Filter it passes.
 func (d *Dispatcher) match(ctx context.Context, ev *Event) ([]string, error) {
-	var (
-		ids     []string
-		filters []json.RawMessage
-		err     error
-	)
-	if fm, ok := d.store.(FilterMatcher); ok {
-		ids, filters, err = fm.MatchSubscriptionFilters(ctx, ev.OrganizationID, ev.Type)
-	} else {
-		ids, filters, err = d.matchReading(ctx, ev)
-	}
+	ids, filters, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
 	if err != nil || filters == nil {
 		return ids, err
 	}
@@ -180,26 +170,6 @@ func (d *Dispatcher) match(ctx context.Context, ev *Event) ([]string, error) {
 		kept = append(kept, id)
 	}
 	return kept, nil
-}
-
-// matchReading is MatchSubscriptionFilters for a Store that is no
-// FilterMatcher: it reads each matched subscription for its filter.
-func (d *Dispatcher) matchReading(ctx context.Context, ev *Event) ([]string, []json.RawMessage, error) {
-	ids, err := d.store.MatchSubscriptions(ctx, ev.OrganizationID, ev.Type)
-	if err != nil {
-		return nil, nil, err
-	}
-	kept := ids[:0]
-	var filters []json.RawMessage
-	for _, id := range ids {
-		sub, err := d.store.GetSubscription(ctx, ev.OrganizationID, id)
-		if err != nil {
-			continue // deleted since the match
-		}
-		kept = append(kept, id)
-		filters = append(filters, sub.Filter)
-	}
-	return kept, filters, nil
 }
 
 // passes reports whether the document passes a subscription's stored

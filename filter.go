@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -32,20 +31,6 @@ const (
 // decoded: each "$and"/"$or" level is an array and an object, a condition
 // an object, its operators an object and an array.
 const maxFilterJSONDepth = 2*MaxFilterDepth + 4
-
-// FilterMatcher is implemented by a Store that returns the payload
-// filters of the subscriptions it matches in the same lookup: memstore
-// and pgstore do. Dispatch uses it when the Store has it; with another
-// Store it reads each matched subscription to learn its filter.
-type FilterMatcher interface {
-	// MatchSubscriptionFilters is Store.MatchSubscriptions with the
-	// subscriptions' Filters: the IDs of the organization's Active
-	// subscriptions whose Events match eventType, in ID order, at the same
-	// cost; and filters, nil when none of them has a filter, otherwise
-	// of the same length as ids, filters[i] the Filter of ids[i] (nil for
-	// none). The filters may be the store's own memory: read them only.
-	MatchSubscriptionFilters(ctx context.Context, orgID, eventType string) (ids []string, filters []json.RawMessage, err error)
-}
 
 // filterOp is an operator of the filter language.
 type filterOp uint8

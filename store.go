@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -285,9 +286,12 @@ type Store interface {
 	ListSubscriptions(ctx context.Context, orgID string, page Page) (subs []*Subscription, next string, err error)
 	// MatchSubscriptions returns the IDs of the Active subscriptions of
 	// the organization whose Events match eventType (see
-	// Subscription.Matches), in ID order. Its cost must not grow with the
-	// subscriptions that do not match (index by event type).
-	MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, error)
+	// Subscription.Matches), in ID order, with their Filters: filters is
+	// nil when none of them has one, otherwise of the same length as ids,
+	// filters[i] the Filter of ids[i] (nil for none). The filters may be
+	// the store's own memory: read them only. Its cost must not grow with
+	// the subscriptions that do not match (index by event type).
+	MatchSubscriptions(ctx context.Context, orgID, eventType string) (ids []string, filters []json.RawMessage, err error)
 	// SetSubscriptionState sets the state of the organization's
 	// subscription and its UpdatedAt to now. Setting StateActive also
 	// resets ConsecutiveFailures to 0.

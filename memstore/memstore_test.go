@@ -157,7 +157,7 @@ func BenchmarkMatchSubscriptions(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		ids, err := s.MatchSubscriptions(b.Context(), "org_bench", "contact.created")
+		ids, _, err := s.MatchSubscriptions(b.Context(), "org_bench", "contact.created")
 		if err != nil || len(ids) != 10 {
 			b.Fatal(len(ids), err)
 		}

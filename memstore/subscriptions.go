@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -170,21 +171,31 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, p webhook.P
 }
 
 // MatchSubscriptions returns the IDs of the organization's Active
-// subscriptions that want eventType, in ID order. It looks them up in an
-// index by event type: the exact type, each of its prefixes up to a dot
-// (for "prefix.*" patterns), and "*". Each list of the index is sorted by
-// ID, so the usual match, from one list, needs no sort.
-func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, error) {
+// subscriptions that want eventType, in ID order, with their Filters (made
+// only when one of them has a filter; the store's own memory, as a stored
+// subscription is replaced, never modified). It looks them up in an index
+// by event type: the exact type, each of its prefixes up to a dot (for
+// "prefix.*" patterns), and "*". Each list of the index is sorted by ID, so
+// the usual match, from one list, needs no sort.
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, []json.RawMessage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	matched := s.match(orgID, eventType)
 	ids := make([]string, 0, len(matched))
+	var filters []json.RawMessage
 	for _, ss := range matched {
-		if ss.active() {
-			ids = append(ids, ss.id)
+		if !ss.active() {
+			continue
 		}
+		if f := ss.cur.Filter; len(f) > 0 && filters == nil {
+			filters = make([]json.RawMessage, len(ids), len(matched))
+		}
+		if filters != nil {
+			filters = append(filters, ss.cur.Filter)
+		}
+		ids = append(ids, ss.id)
 	}
-	return ids, nil
+	return ids, filters, nil
 }
 
 // match returns the subscriptions of the organization whose Events match

@@ -13,7 +13,6 @@ type queries struct {
 	deleteSubscription      string
 	listSubscriptions       string
 	matchSubscriptions      string
-	matchFilters            string
 	setState                string
 	healthOK                string
 	healthFailed            string
@@ -104,11 +103,10 @@ SELECT count(*) FROM s`,
 WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 
 		// The keys select exactly the patterns that match (see
-		// candidateKeys).
-		matchSubscriptions: `SELECT id FROM {{schema}}.subscriptions
+		// candidateKeys); the filter column is generated from each
+		// subscription's document.
+		matchSubscriptions: `SELECT id, filter::text FROM {{schema}}.subscriptions
 WHERE match_keys && $2::text[] AND org_id = $1 AND state = 'Active' ORDER BY id`,
-
-		matchFilters: matchFiltersQuery,
 
 		setState: `WITH u AS (
   UPDATE {{schema}}.subscriptions
@@ -465,7 +463,7 @@ ORDER BY seq`,
 	}
 	for _, p := range []*string{
 		&q.createSubscription, &q.getSubscription, &q.getSubscriptionByNumber, &q.getSubscriptions, &q.updateSubscription,
-		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.matchFilters, &q.setState,
+		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
 		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune,
 		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,

@@ -294,27 +294,6 @@ func (s *Store) ListSubscriptions(ctx context.Context, orgID string, page webhoo
 	return subs, next, nil
 }
 
-// MatchSubscriptions returns the IDs of the Active subscriptions of the
-// organization whose Events match eventType, in ID order, with one probe of
-// the GIN index on the organization's event patterns.
-func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, error) {
-	if !storable(orgID) || !storable(eventType) {
-		return []string{}, nil
-	}
-	rows, err := s.pool.Query(ctx, s.q.matchSubscriptions, orgID, candidateKeys(orgID, eventType))
-	if err != nil {
-		return nil, dbError("match subscriptions", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, dbError("match subscriptions", err)
-	}
-	if ids == nil {
-		ids = []string{}
-	}
-	return ids, nil
-}
-
 // SetSubscriptionState sets the state of the organization's subscription
 // and its UpdatedAt; StateActive also resets ConsecutiveFailures and wakes
 // the dispatchers.
@@ -436,4 +415,43 @@ func (s *Store) subscriptions(ctx context.Context, want map[string]int64) (map[s
 		return nil, dbError("get subscriptions", err)
 	}
 	return out, nil
+}
+
+// MatchSubscriptions returns the IDs of the Active subscriptions of the
+// organization whose Events match eventType, in ID order, and their
+// Filters, with one probe of the GIN index on the organization's event
+// patterns.
+func (s *Store) MatchSubscriptions(ctx context.Context, orgID, eventType string) ([]string, []json.RawMessage, error) {
+	if !storable(orgID) || !storable(eventType) {
+		return []string{}, nil, nil
+	}
+	rows, err := s.pool.Query(ctx, s.q.matchSubscriptions, orgID, candidateKeys(orgID, eventType))
+	if err != nil {
+		return nil, nil, dbError("match subscriptions", err)
+	}
+	defer rows.Close()
+	ids := []string{}
+	var filters []json.RawMessage
+	for rows.Next() {
+		var (
+			id     string
+			filter *string
+		)
+		if err := rows.Scan(&id, &filter); err != nil {
+			return nil, nil, dbError("match subscriptions", err)
+		}
+		if filter != nil && *filter != "null" {
+			if filters == nil {
+				filters = make([]json.RawMessage, len(ids))
+			}
+			filters = append(filters, json.RawMessage(*filter))
+		} else if filters != nil {
+			filters = append(filters, nil)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, dbError("match subscriptions", err)
+	}
+	return ids, filters, nil
 }

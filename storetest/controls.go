@@ -101,10 +101,6 @@ func testSubscriptionFilter(t *testing.T, e *env) {
 }
 
 func testMatchFilters(t *testing.T, e *env) {
-	fm, ok := e.store.(webhook.FilterMatcher)
-	if !ok {
-		t.Skip("the store does not implement webhook.FilterMatcher")
-	}
 	ctx := t.Context()
 	filtered := e.newSubscription("contact.*")
 	filtered.Filter = json.RawMessage(testFilter)
@@ -117,12 +113,10 @@ func testMatchFilters(t *testing.T, e *env) {
 	other := e.otherOrg()
 	other.createSubscription(t, "contact.created")
 
-	want, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
+	ids, filters, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
 	require.NoError(t, err)
-	ids, filters, err := fm.MatchSubscriptionFilters(ctx, e.org, "contact.created")
-	require.NoError(t, err)
-	require.Equal(t, want, ids, "the same subscriptions as MatchSubscriptions, in ID order")
 	require.ElementsMatch(t, []string{filtered.ID, plain.ID}, ids)
+	require.IsIncreasing(t, ids, "in ID order")
 	require.Len(t, filters, len(ids), "filters, one per subscription, when one has a filter")
 	for i, id := range ids {
 		if id == filtered.ID {
@@ -131,13 +125,13 @@ func testMatchFilters(t *testing.T, e *env) {
 			require.Empty(t, filters[i], "a subscription without a filter")
 		}
 	}
-	none, noneFilters, err := fm.MatchSubscriptionFilters(ctx, e.org, "unknown.type")
+	none, noneFilters, err := e.store.MatchSubscriptions(ctx, e.org, "unknown.type")
 	require.NoError(t, err)
 	require.Empty(t, none)
 	require.Nil(t, noneFilters)
 
 	// Without any filter among the matched: no filters at all.
-	ids, filters, err = fm.MatchSubscriptionFilters(ctx, e.org, "sale.changed")
+	ids, filters, err = e.store.MatchSubscriptions(ctx, e.org, "sale.changed")
 	require.NoError(t, err)
 	require.Len(t, ids, 1)
 	require.Nil(t, filters, "filters when none of the matched has one")

@@ -187,10 +187,10 @@ func testUpdateSubscription(t *testing.T, e *env) {
 	requireSameSubscription(t, &want, e.getSubscription(t, s.ID))
 
 	// The match index follows the new Events.
-	got, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
+	got, _, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
 	require.NoError(t, err)
 	require.Empty(t, got, "matches for an event type the subscription no longer wants")
-	got, err = e.store.MatchSubscriptions(ctx, e.org, "deal.updated")
+	got, _, err = e.store.MatchSubscriptions(ctx, e.org, "deal.updated")
 	require.NoError(t, err)
 	require.Equal(t, []string{s.ID}, got)
 }
@@ -213,7 +213,7 @@ func testDeleteSubscription(t *testing.T, e *env) {
 	list, _, err := e.store.ListSubscriptions(ctx, e.org, webhook.Page{})
 	require.NoError(t, err)
 	require.Equal(t, []string{keep.ID}, subscriptionIDs(list))
-	matched, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
+	matched, _, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
 	require.NoError(t, err)
 	require.Equal(t, []string{keep.ID}, matched)
 
@@ -312,7 +312,7 @@ func testSetSubscriptionState(t *testing.T, e *env) {
 	require.Equal(t, webhook.StateStopped, got.State)
 	requireEqualTime(t, e.at(time.Minute), got.UpdatedAt, "UpdatedAt")
 	require.Equal(t, 2, got.ConsecutiveFailures, "ConsecutiveFailures after stopping")
-	matched, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
+	matched, _, err := e.store.MatchSubscriptions(ctx, e.org, "contact.created")
 	require.NoError(t, err)
 	require.Empty(t, matched, "a Stopped subscription matches nothing")
 
@@ -346,7 +346,7 @@ var matchTests = []test{
 // matches.
 func (e *env) match(t *testing.T, eventType string) []string {
 	t.Helper()
-	ids, err := e.store.MatchSubscriptions(t.Context(), e.org, eventType)
+	ids, _, err := e.store.MatchSubscriptions(t.Context(), e.org, eventType)
 	require.NoError(t, err)
 	for _, id := range ids {
 		s := e.getSubscription(t, id)

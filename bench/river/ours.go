@@ -205,7 +205,7 @@ func ourTx(ctx context.Context, e *env, m int) (latencies, error) {
 	took := make([]time.Duration, 0, m)
 	for range m {
 		start := time.Now()
-		subs, err := s.store.MatchSubscriptions(ctx, orgID, "contact.created")
+		subs, _, err := s.store.MatchSubscriptions(ctx, orgID, "contact.created")
 		took = append(took, time.Since(start))
 		if err == nil && len(subs) != subscriptions {
 			err = fmt.Errorf("matched %d subscriptions, not %d", len(subs), subscriptions)
