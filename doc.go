@@ -79,6 +79,27 @@
 // metadata addresses are refused when saved and again at dial time, unless
 // [Config.AllowPrivateNetworks] or [Config.AllowedNetworks] say otherwise.
 //
+// # Per-subscription controls
+//
+// A subscription can narrow what it receives with a payload [Subscription.Filter]
+// (checked at Dispatch, so a non-matching event creates no delivery), cap
+// its attempts in flight with [Subscription.MaxConcurrency], space them
+// with a [Subscription.RateLimit], and ask for [Subscription.Ordered]
+// delivery: one at a time, in dispatch order. Every dispatcher on a store
+// honours them.
+//
+// # The host's customers
+//
+// [Config.EventTypes] is the catalog of event types a host sends; once
+// set, subscription patterns must match one of them, and
+// [Dispatcher.SendTest] sends a type's example to one subscription. Every
+// read and write that names a record takes the organization, and another
+// organization's record is [ErrNotFound]. Package manage is a management
+// API (JSON, problem+json, an OpenAPI document, SuperOffice's Webhook
+// routes) and package portal a settings page, both http.Handlers mounted
+// on the host's own authentication; module webhookotel adapts
+// [Config.Instrumentation] to OpenTelemetry traces and metrics.
+//
 // # Testing
 //
 // Time comes from a [Clock]; package webhooktest has a fake one that a test
