@@ -73,7 +73,7 @@ func appendEnvelope(dst []byte, ev *Event, sub *Subscription) ([]byte, error) {
 	dst = append(dst, `{"eventTrigger":`...)
 	dst = AppendJSONString(dst, ev.Type)
 	dst = append(dst, `,"eventTimestamp":"`...)
-	dst = ev.Timestamp.AppendFormat(dst, TimestampLayout)
+	dst = appendTimestamp(dst, ev.Timestamp)
 	dst = append(dst, `","organizationId":`...)
 	dst = AppendJSONString(dst, ev.OrganizationID)
 	dst = append(dst, `,"data":`...)
@@ -198,3 +198,37 @@ func AppendBody(dst []byte, f Format, ev *Event, sub *Subscription) (body []byte
 
 // formatUnix is the webhook-timestamp value of t.
 func formatUnix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+// appendTimestamp appends t in TimestampLayout, byte for byte as
+// t.AppendFormat(dst, TimestampLayout) does, without interpreting the
+// layout: once per attempt, that was a tenth of the envelope's cost.
+// Years outside 0 to 9999 and offsets of 100 hours or more go through
+// AppendFormat.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	_, offset := t.Zone()
+	// As the layout's -07:00: whole minutes of the offset, truncated
+	// toward zero, the sign "+" for a zero offset.
+	zone := offset / 60
+	sign := byte('+')
+	if zone < 0 {
+		sign, zone = '-', -zone
+	}
+	zh, zm := zone/60, zone%60
+	// The wall clock in t's zone, read in UTC: one zone lookup, not three.
+	u := t.Add(time.Duration(offset) * time.Second).UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 || zh > 99 {
+		return t.AppendFormat(dst, TimestampLayout)
+	}
+	hour, minute, sec := u.Clock()
+	ms := u.Nanosecond() / 1e6
+	return append(dst,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-',
+		byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':',
+		byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10),
+		sign, byte('0'+zh/10), byte('0'+zh%10), ':', byte('0'+zm/10), byte('0'+zm%10))
+}

@@ -83,6 +83,48 @@ func TestEnvelopeTimestamp(t *testing.T) {
 	}
 }
 
+// TestEnvelopeTimestampAsFormat checks the envelope's eventTimestamp
+// against time.Format with TimestampLayout over zones with odd offsets
+// (seconds in them, negative, zero, Local), the ends of the years with
+// four digits and beyond them, leap days and millisecond edges.
+func TestEnvelopeTimestampAsFormat(t *testing.T) {
+	t.Parallel()
+	zones := []*time.Location{
+		time.UTC, time.Local, neonZone,
+		time.FixedZone("N", -(3*3600 + 30*60)), // -03:30
+		time.FixedZone("S", -3601),             // -01:00:01: seconds truncated
+		time.FixedZone("P", 59),                // +00:00:59
+		time.FixedZone("Q", -59),               // -00:00:59, written +00:00
+		time.FixedZone("K", 14*3600),
+		time.FixedZone("F", 101*3600), // beyond two digits of hours
+	}
+	times := []time.Time{
+		time.Date(2017, 1, 24, 3, 42, 59, 123_999_999, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.UTC),
+		time.Date(2000, 12, 31, 23, 59, 59, 1_000_000, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Unix(0, 0),
+		{},
+		time.Now(),
+	}
+	for i := range 200 {
+		times = append(times, time.Unix(int64(i)*7_919_993_311, int64(i)*4_999_999))
+	}
+	for _, zone := range zones {
+		for _, ts := range times {
+			ts := ts.In(zone)
+			got := envelopeJSON(t, &webhook.Event{Type: "x", OrganizationID: "o", Timestamp: ts}, &webhook.Subscription{})
+			want := `"eventTimestamp":"` + ts.Format(webhook.TimestampLayout) + `"`
+			if !strings.Contains(got, want) {
+				t.Fatalf("%v in %v: %s, want %s", ts, zone, got, want)
+			}
+		}
+	}
+}
+
 func TestEnvelopeDefaults(t *testing.T) {
 	t.Parallel()
 	ts := time.Date(2017, 1, 24, 3, 42, 59, 0, neonZone)

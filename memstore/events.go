@@ -33,7 +33,13 @@ func (s *Store) Enqueue(ctx context.Context, ev *webhook.Event, deliveries []*we
 	defer s.mu.Unlock()
 
 	o := s.org(ev.OrganizationID)
-	e := o.events[ev.ID]
+	// An ID after every stored one (the usual case: IDs grow with time)
+	// is a new event, told without a lookup in a map of them all; the list
+	// and the map hold the same events.
+	var e *eventEntry
+	if !o.eventList.afterLast(ev.ID) {
+		e = o.events[ev.ID]
+	}
 
 	// Decide which deliveries to create before changing anything: those
 	// to an existing subscription that the event has no delivery to yet,

@@ -131,6 +131,17 @@ func (l *sortedList[T]) search(k string) (ci, i int, found bool) {
 	return ci, i, found
 }
 
+// afterLast reports whether k is greater than every key in the list (true
+// for an empty list): the usual case of a new ID, told without a search.
+func (l *sortedList[T]) afterLast(k string) bool {
+	n := len(l.chunks)
+	if n == 0 {
+		return true
+	}
+	last := l.chunks[n-1]
+	return l.key(last[len(last)-1]) < k
+}
+
 // find returns the record with key k.
 func (l *sortedList[T]) find(k string) (T, bool) {
 	if n := len(l.chunks); n > 0 {
@@ -211,13 +222,22 @@ func (l *sortedList[T]) remove(x T, same func(a, b T) bool) {
 	}
 	l.n--
 	c := l.chunks[ci]
-	if i == 0 {
+	switch {
+	case i == 0:
 		// The usual removal (the oldest pending delivery finishing, the
 		// oldest event pruned): no copy.
 		var zero T
 		c[0] = zero
 		c = c[1:]
-	} else {
+	case i < len(c)/2:
+		// Near the front (a delivery finishing a little out of order):
+		// move the records before it up by one rather than the many
+		// after it down.
+		copy(c[1:i+1], c[:i])
+		var zero T
+		c[0] = zero
+		c = c[1:]
+	default:
 		c = slices.Delete(c, i, i+1)
 	}
 	if len(c) == 0 {
