@@ -38,7 +38,10 @@ type cappedState struct {
 	noted   atomic.Int64 // counts noteCapped calls
 }
 
-// noteCapped records that a subscription with a cap was written here.
+// noteCapped records that a subscription with a cap was written here. It
+// is called once the write has committed: a cappedExist whose query began
+// before the commit, and so did not see it, then sees the count change
+// (or its stale answer is overwritten by this one).
 func (s *Store) noteCapped(sub *webhook.Subscription) {
 	if sub.MaxConcurrency > 0 || sub.RateLimit != nil || sub.Ordered {
 		s.capped.noted.Add(1)
@@ -61,6 +64,12 @@ func (s *Store) cappedExist(ctx context.Context) (bool, error) {
 	// have been committed in time for it to see.
 	exist = exist || s.capped.noted.Load() != noted
 	s.capped.exist.Store(exist)
+	if s.capped.noted.Load() != noted {
+		// One noted between the check and the store above, whose true
+		// the store may have overwritten.
+		exist = true
+		s.capped.exist.Store(true)
+	}
 	s.capped.checked.Store(now)
 	return exist, nil
 }

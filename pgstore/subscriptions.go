@@ -178,7 +178,6 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
-	s.noteCapped(sub)
 	var number int64
 	err = s.pool.QueryRow(ctx, s.q.createSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.ConsecutiveFailures,
@@ -190,6 +189,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *webhook.Subscriptio
 		return dbError("create subscription", err)
 	}
 	sub.Number = number
+	s.noteCapped(sub)
 	return nil
 }
 
@@ -235,7 +235,6 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return err
 	}
-	s.noteCapped(sub)
 	var woke *int
 	err = s.pool.QueryRow(ctx, s.q.updateSubscription, sub.ID, sub.OrganizationID, string(sub.State),
 		sub.Events, matchKeys(sub.OrganizationID, sub.Events), sub.CreatedAt, sub.UpdatedAt, doc,
@@ -246,6 +245,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, sub *webhook.Subscriptio
 	if err != nil {
 		return dbError("update subscription", err)
 	}
+	s.noteCapped(sub)
 	if woke != nil {
 		s.broadcast()
 	}
