@@ -81,7 +81,7 @@ func (at *attempter) worker() {
 	// from it, so workers do not contend for runCtx's lock.
 	ctx, cancel := context.WithCancel(at.runCtx)
 	defer cancel()
-	w := &workerState{signers: make(map[string]*signerEntry)}
+	w := &workerState{signers: make(map[string]*signerEntry), urls: make(map[string]string)}
 	// The trace tells whether an attempt aborted by Close had sent its
 	// request: one per worker, so attempts allocate nothing for it.
 	w.ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
@@ -99,9 +99,25 @@ type workerState struct {
 	wrote   atomic.Bool             // the current attempt's request headers were written
 	signers map[string]*signerEntry // by subscription ID
 	end     func(AttemptInfo)       // from Instrumentation.StartAttempt, for the current attempt
+	urls    map[string]string       // redacted form of subscription URLs, for AttemptInfo
 }
 
-// maxCachedSigners bounds a worker's signer cache.
+// redactedURL returns the URL as AttemptInfo gives it, parsed once per
+// URL and worker rather than once per attempt.
+func (w *workerState) redactedURL(raw string) string {
+	if r, ok := w.urls[raw]; ok {
+		return r
+	}
+	if len(w.urls) >= maxCachedSigners {
+		clear(w.urls)
+	}
+	r := redactedURL(raw)
+	w.urls[raw] = r
+	return r
+}
+
+// maxCachedSigners bounds a worker's signer cache, and its cache of
+// redacted URLs.
 const maxCachedSigners = 256
 
 // signerEntry is a cached signer and the secrets it was made from.
@@ -156,7 +172,7 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 	if aborted && !w.wrote.Load() {
 		// Aborted by Close before the request went out: not the
 		// endpoint's fault, not counted.
-		at.endAttempt(w, attemptInfo(dl, number, resp, latency, err, Outcome{}))
+		at.endAttempt(w, attemptInfo(w, dl, number, resp, latency, err, Outcome{}))
 		at.outcomes <- leasedOutcome{Outcome{DeliveryID: dl.ID, Lease: dl.Lease, State: DeliveryPending, NextAttemptAt: dl.NextAttemptAt}, dl.LeasedUntil}
 		return
 	}
@@ -211,7 +227,7 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 	a.Error, a.Outcome = errText, o.State
 	at.outcomes <- leasedOutcome{o, dl.LeasedUntil}
 	if aborted {
-		at.endAttempt(w, attemptInfo(dl, number, resp, latency, err, o))
+		at.endAttempt(w, attemptInfo(w, dl, number, resp, latency, err, o))
 		return
 	}
 
@@ -230,7 +246,7 @@ func (at *attempter) process(w *workerState, dl *Delivery) {
 		}
 	}
 	if w.end != nil || at.cfg.Observer != nil {
-		info := attemptInfo(dl, number, resp, latency, err, o)
+		info := attemptInfo(w, dl, number, resp, latency, err, o)
 		at.endAttempt(w, info)
 		if at.cfg.Observer != nil {
 			at.recoverHook("observer", func() { at.cfg.Observer(info) })

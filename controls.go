@@ -68,44 +68,6 @@ func (r *RateLimit) Interval() time.Duration {
 // MaxConcurrencyLimit is the most Subscription.MaxConcurrency may be.
 const MaxConcurrencyLimit = 1000
 
-// inflightCount is a subscription's attempts claimed by this dispatcher
-// and not done, and the cap they were admitted under.
-type inflightCount struct {
-	n, limit int
-}
-
-func (e inflightCount) atCap() bool { return e.n > 0 && e.n >= e.limit }
-
-// setInflight replaces a subscription's count, keeping atCap the number
-// of subscriptions at (or, after their cap was lowered, over) their cap.
-// Called with inflightMu held.
-func (c *claimer) setInflight(subID string, old, cur inflightCount) {
-	switch was, is := old.atCap(), cur.atCap(); {
-	case was && !is:
-		c.atCap--
-	case !was && is:
-		c.atCap++
-	}
-	if cur.n <= 0 {
-		delete(c.inflight, subID)
-		return
-	}
-	c.inflight[subID] = cur
-}
-
-// subscriptionCap is how many attempts to the subscription this
-// dispatcher runs at once: its MaxConcurrency when set, else
-// Config.MaxPerSubscription; at most Config.Workers.
-func (c *claimer) subscriptionCap(sub *Subscription) int {
-	if sub != nil && sub.Ordered {
-		return 1
-	}
-	if sub != nil && sub.MaxConcurrency > 0 {
-		return min(sub.MaxConcurrency, c.cfg.Workers)
-	}
-	return c.cfg.MaxPerSubscription
-}
-
 // normalizeControls puts the checked controls of s in their stored form.
 func normalizeControls(s *Subscription) error {
 	f, err := normalizeFilter(s.Filter)

@@ -125,7 +125,7 @@ func (at *attempter) endAttempt(w *workerState, info AttemptInfo) {
 }
 
 // attemptInfo is the AttemptInfo of an attempt.
-func attemptInfo(dl *Delivery, number int, resp Response, latency time.Duration, err error, o Outcome) AttemptInfo {
+func attemptInfo(w *workerState, dl *Delivery, number int, resp Response, latency time.Duration, err error, o Outcome) AttemptInfo {
 	ev, sub := dl.Event, dl.Subscription
 	return AttemptInfo{
 		EventID: ev.ID, EventType: ev.Type, OrganizationID: ev.OrganizationID,
@@ -133,7 +133,7 @@ func attemptInfo(dl *Delivery, number int, resp Response, latency time.Duration,
 		StatusCode: resp.StatusCode, Latency: latency, Err: err,
 		Outcome: o.State, NextAttemptAt: o.NextAttemptAt,
 		SubscriptionType: orDefault(sub.Type, TypeWebhook),
-		URL:              redactedURL(sub.URL),
+		URL:              w.redactedURL(sub.URL),
 		Trace:            ev.Trace,
 	}
 }

@@ -114,8 +114,8 @@ func soSecret(s string) (string, error) {
 // so whatever else it holds.
 func (h *handler) soApply(in *soInput, s *webhook.Subscription, creating bool) error {
 	typ := orDefault(in.Type, webhook.TypeWebhook)
-	if !slices.Contains(h.d.Types(), typ) {
-		return invalidSO("Type", fmt.Sprintf("%q is not a registered webhook type; use one of %s", truncate(typ, 64), strings.Join(h.d.Types(), ", ")))
+	if types := h.d.Types(); !slices.Contains(types, typ) {
+		return invalidSO("Type", fmt.Sprintf("%q is not a registered webhook type; use one of %s", truncate(typ, 64), strings.Join(types, ", ")))
 	}
 	switch in.State {
 	case "", webhook.StateActive, webhook.StateStopped:

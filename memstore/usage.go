@@ -43,6 +43,7 @@ type FullError struct {
 	Pending int64
 }
 
+// Error says how full the store is; it names webhook.ErrStoreFull.
 func (e *FullError) Error() string {
 	return fmt.Sprintf("memstore: full: %d pending deliveries hold %d bytes of %d, %d more refused: %v",
 		e.Pending, e.Held, e.Max, e.Need, webhook.ErrStoreFull)
