@@ -140,7 +140,9 @@ type Config struct {
 	// Retention (at Start, then every PruneInterval). Each round deletes
 	// everything past Retention, PruneBatch events per Store.Prune call,
 	// so the store holds about Retention's worth of events plus one
-	// interval's. Defaults to 10s.
+	// interval's; between two calls it rests as long as the last call
+	// took, so that a large backlog keeps the store busy at most half of
+	// the time while deliveries go on. Defaults to 10s.
 	PruneInterval time.Duration
 	// PruneBatch is the most events one Store.Prune call deletes (with
 	// their deliveries and attempts): what the store's lock, or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 )
 
 // pruner is the part of a started Dispatcher that deletes events older
@@ -51,11 +52,15 @@ func (p *pruner) run() {
 }
 
 // round deletes, batch by batch, every event whose Timestamp is past the
-// retention and that has no pending delivery. It returns early when the
-// dispatcher stops.
+// retention and that has no pending delivery. Between two batches it rests
+// as long as the last one took, so that a round that has a large backlog
+// to delete (a day's history, after a restart or a raised load) keeps the
+// store busy at most half of the time and deliveries go on beside it. It
+// returns early when the dispatcher stops.
 func (p *pruner) round() {
 	cutoff := p.clock.Now().Add(-p.cfg.Retention)
 	for {
+		start := p.clock.Now()
 		n, err := p.store.Prune(p.runCtx, cutoff, p.cfg.PruneBatch)
 		if err != nil {
 			if p.runCtx.Err() == nil {
@@ -66,10 +71,29 @@ func (p *pruner) round() {
 		if n < p.cfg.PruneBatch {
 			return
 		}
+		if !p.rest(p.clock.Now().Sub(start)) {
+			return
+		}
+	}
+}
+
+// rest waits d on the clock (not at all if d is not positive) and reports
+// whether the pruner may go on: false once stop is closed.
+func (p *pruner) rest(d time.Duration) bool {
+	if d <= 0 {
 		select {
 		case <-p.stop:
-			return
+			return false
 		default:
+			return true
 		}
+	}
+	t := p.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.stop:
+		return false
+	case <-t.C():
+		return true
 	}
 }
