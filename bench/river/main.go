@@ -1,11 +1,12 @@
 // Command river compares relayhook's PostgreSQL store with River
 // (github.com/riverqueue/river) doing one job per delivery, on one
 // PostgreSQL server, in one run, in alternating rounds, and prints one
-// table.
+// table, and a second of relayhook's cost as the work grows.
 //
 //	go run .                                  # a throwaway server via scripts/postgres.sh
 //	go run . -pg postgres://…  -n 50000 -rounds 3
 //	go run . -scenarios drain -cpuprofile cpu.out
+//	go run . -scenarios scale,prune -rounds 1     # relayhook alone, a few minutes
 //
 // Scenarios:
 //
@@ -19,7 +20,28 @@
 //     delivery received;
 //   - tx: enqueueing inside the host's transaction, BEGIN and COMMIT
 //     excluded: pgstore.DispatchTx with 10 subscriptions against River's
-//     InsertTx of one job, p50 and p99.
+//     InsertTx of one job, p50 and p99;
+//   - scale (on request, relayhook alone): the drain of -scale-n/2
+//     pending deliveries with as many stored delivered before them
+//     (1,000,000 in all by default; the delivered ones dispatched over the
+//     day before the pending ones' hour), against the drain of
+//     -scale-base (50,000) on a fresh schema; target: at least 0.8 of
+//     that rate;
+//   - prune (on request, relayhook alone): e2e's shape on a store holding
+//     a day's history of -prune-n delivered deliveries (500,000: 50,000
+//     events, all past the 24 hours of Retention), once with the
+//     dispatcher's pruner removing it (Config.Retention 24h, PruneBatch
+//     -prune-batch) and once without pruning; target: at least half the
+//     rate. If the pruner's round ends before the timed part does, the
+//     rate is over the part it ran.
+//
+// scale and prune store what comes before the timed part through the
+// public API alone (a Dispatcher with a fake clock, then Store.Claim and
+// Store.Finish; never SQL on the tables, so they keep working as the
+// schema changes), untimed, from several goroutines, then VACUUM the
+// database (naming no table) so the timed part does not pay for the bulk
+// load's dead rows; each run gets a fresh schema, and the order of the two
+// runs is reversed every other round.
 //
 // drain and e2e run River twice, at its defaults (100 workers, the number
 // of its documentation's example, and its FetchCooldown of 100 ms) and
@@ -34,6 +56,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -73,6 +96,12 @@ func (e *env) enqueued(who string, n int, took time.Duration) {
 		who, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 }
 
+// report writes a timed run's figures to the progress output.
+func (e *env) report(round int, scenario, who string, m measure) {
+	fmt.Fprintf(e.progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: %s, machine %s; %.2f round trips per delivery\n",
+		round+1, scenario, who, m.rate, attributed(m), fmtDur(perDelivery(m.cpu.machine, m.n)), float64(m.trips)/float64(max(m.n, 1)))
+}
+
 // measure is one timed run.
 type measure struct {
 	n     int
@@ -88,10 +117,13 @@ func (e *env) begin() measure {
 }
 
 // end stops timing n deliveries.
-func (e *env) end(m measure, n int) measure {
-	el := time.Since(m.start)
-	m.cpu = sampleCPU(e.postmaster).sub(m.cpu)
-	m.trips = roundTrips.Load() - m.trips
+func (e *env) end(m measure, n int) measure { return m.until(e.begin(), n) }
+
+// until returns m stopped at later, a sample of begin, with n deliveries.
+func (m measure) until(later measure, n int) measure {
+	el := later.start.Sub(m.start)
+	m.cpu = later.cpu.sub(m.cpu)
+	m.trips = later.trips - m.trips
 	m.n = n
 	m.rate = float64(n) / el.Seconds()
 	return m
@@ -122,6 +154,10 @@ type options struct {
 	scenarios  []string
 	contenders []string // of drain and e2e
 	verify     bool
+	scaleN     int // deliveries stored in the scale scenario, half of them pending
+	scaleBase  int // deliveries its fresh run drains
+	pruneN     int // delivered deliveries of the prune scenario's history
+	pruneBatch int // its Config.PruneBatch
 }
 
 func main() {
@@ -138,15 +174,19 @@ func mainErr() error {
 	flag.IntVar(&o.n, "n", 20_000, "deliveries per drain and end-to-end run")
 	flag.IntVar(&o.txN, "tx-n", 2_000, "timed transactions per contender and round of the tx scenario")
 	flag.IntVar(&o.rounds, "rounds", 2, "alternating rounds")
-	flag.StringVar(&scenarios, "scenarios", "drain,e2e,tx", "comma-separated scenarios: drain, e2e, tx")
+	flag.StringVar(&scenarios, "scenarios", "drain,e2e,tx", "comma-separated scenarios: drain, e2e, tx, and (relayhook alone, minutes each) scale, prune")
 	flag.StringVar(&contenders, "contenders", "pgstore,tuned,defaults", "comma-separated contenders of drain and e2e: pgstore, tuned (River), defaults (River)")
 	flag.BoolVar(&o.verify, "verify", false, "the receiver verifies every signature (costs every contender alike)")
+	flag.IntVar(&o.scaleN, "scale-n", 1_000_000, "deliveries stored in the scale scenario, half delivered, half pending (drained)")
+	flag.IntVar(&o.scaleBase, "scale-base", 50_000, "deliveries the scale scenario drains on a fresh schema, to compare")
+	flag.IntVar(&o.pruneN, "prune-n", 500_000, "delivered deliveries of the prune scenario's history (a tenth as many events), all past the retention")
+	flag.IntVar(&o.pruneBatch, "prune-batch", 1000, "Config.PruneBatch of the prune scenario (the dispatcher's default: 1000)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this program to the file")
 	flag.Parse()
 	o.scenarios = strings.Split(scenarios, ",")
 	for _, s := range o.scenarios {
-		if !slices.Contains([]string{scenarioDrain, scenarioE2E, scenarioTx}, s) {
-			return fmt.Errorf("-scenarios: unknown scenario %q (drain, e2e, tx)", s)
+		if !slices.Contains([]string{scenarioDrain, scenarioE2E, scenarioTx, scenarioScale, scenarioPrune}, s) {
+			return fmt.Errorf("-scenarios: unknown scenario %q (drain, e2e, tx, scale, prune)", s)
 		}
 	}
 	o.contenders = nil
@@ -157,8 +197,11 @@ func mainErr() error {
 		}
 		o.contenders = append(o.contenders, name)
 	}
-	if o.n < subscriptions || o.txN < 1 || o.rounds < 1 {
-		return fmt.Errorf("-n must be at least %d, -tx-n and -rounds at least 1", subscriptions)
+	if o.n < subscriptions || o.scaleBase < subscriptions || o.pruneN < subscriptions || o.scaleN < 4*subscriptions {
+		return fmt.Errorf("-n, -scale-base and -prune-n must be at least %d, -scale-n at least %d", subscriptions, 4*subscriptions)
+	}
+	if o.txN < 1 || o.rounds < 1 || o.pruneBatch < 1 {
+		return errors.New("-tx-n, -rounds and -prune-batch must be at least 1")
 	}
 	if o.url == "" {
 		url, stop, err := startServer()
@@ -190,6 +233,9 @@ type results map[string][]measure
 type summary struct {
 	drain, e2e         results
 	tx                 map[string][]latencies
+	scale, prune       results // by stored and fresh, by pruning and kept
+	populated          map[string][]populated
+	pruneRuns          []pruneRun
 	version            string
 	settings           []string
 	postgresAttributed bool
@@ -214,7 +260,8 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 	e := &env{url: o.url, rcv: rcv, postmaster: postmaster, verify: o.verify, progress: progress}
 	want := func(s string) bool { return slices.Contains(o.scenarios, s) }
 	sum := &summary{drain: results{}, e2e: results{}, tx: map[string][]latencies{}, version: version,
-		settings: settings, postgresAttributed: postmaster > 0}
+		settings: settings, postgresAttributed: postmaster > 0,
+		scale: results{}, prune: results{}, populated: map[string][]populated{}}
 
 	scenarios := []struct {
 		name string
@@ -248,8 +295,7 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 					return nil, fmt.Errorf("round %d, %s, %s: %w", round+1, sc.name, c, err)
 				}
 				sc.res[c] = append(sc.res[c], m)
-				fmt.Fprintf(progress, "round %d %-5s %-18s %8.0f deliveries/s  CPU per delivery: %s, machine %s; %.2f round trips per delivery\n",
-					round+1, sc.name, c, m.rate, attributed(m), fmtDur(perDelivery(m.cpu.machine, m.n)), float64(m.trips)/float64(m.n))
+				e.report(round, sc.name, c, m)
 			}
 		}
 		if want(scenarioTx) {
@@ -266,6 +312,9 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 				fmt.Fprintln(progress)
 			}
 		}
+		if err := runGrowth(ctx, e, o, round, sum); err != nil {
+			return nil, err
+		}
 	}
 	took := time.Since(began)
 	if rcv.rejected.Load() > 0 {
@@ -275,21 +324,37 @@ func run(ctx context.Context, o options, out, progress io.Writer) (*summary, err
 	fmt.Fprintf(out, "relayhook pgstore vs River %s — PostgreSQL %s; %s, %d CPUs, GOMAXPROCS %d, %s\n",
 		riverVersion(), version, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
 	fmt.Fprintf(out, "settings: %s\n", strings.Join(settings, ", "))
-	fmt.Fprintf(out, "N %d, tx-n %d, %d rounds (median shown, rounds in brackets), load average %s at the start, %s in all\n\n",
+	fmt.Fprintf(out, "N %d, tx-n %d, %d rounds (median shown, rounds in brackets), load average %s at the start, %s in all\n",
 		o.n, o.txN, o.rounds, loadStart, took.Round(time.Second))
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\trelayhook pgstore\tRiver tuned (200 workers, 1 ms)\tratio\tRiver defaults (100 workers, 100 ms)\tratio\ttarget")
-	if want(scenarioDrain) {
-		throughputRows(tw, "drain, deliveries/s", sum.drain, 2.0, postmaster > 0)
+	growth := want(scenarioScale) || want(scenarioPrune)
+	if growth {
+		fmt.Fprintf(out, "scale-n %d, scale-base %d, prune-n %d, prune-batch %d\n", o.scaleN, o.scaleBase, o.pruneN, o.pruneBatch)
 	}
-	if want(scenarioE2E) {
-		throughputRows(tw, "end to end, deliveries/s", sum.e2e, 1.5, postmaster > 0)
+	fmt.Fprintln(out)
+	if want(scenarioDrain) || want(scenarioE2E) || want(scenarioTx) {
+		tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "scenario\trelayhook pgstore\tRiver tuned (200 workers, 1 ms)\tratio\tRiver defaults (100 workers, 100 ms)\tratio\ttarget")
+		others := func(res results) [][]measure { return [][]measure{res[tuned], res[defaults]} }
+		if want(scenarioDrain) {
+			throughputRows(tw, "drain, deliveries/s", sum.drain[ours], others(sum.drain),
+				targetCell(sum.drain[ours], sum.drain[tuned], 2.0, "tuned"), postmaster > 0)
+		}
+		if want(scenarioE2E) {
+			throughputRows(tw, "end to end, deliveries/s", sum.e2e[ours], others(sum.e2e),
+				targetCell(sum.e2e[ours], sum.e2e[tuned], 1.5, "tuned"), postmaster > 0)
+		}
+		if want(scenarioTx) {
+			txRows(tw, sum.tx)
+		}
+		tw.Flush()
+		fmt.Fprintln(out, "\nratio: relayhook's figure over River's; for times and CPU, River's over relayhook's (above 1: relayhook is ahead).")
+		if growth {
+			fmt.Fprintln(out)
+		}
 	}
-	if want(scenarioTx) {
-		txRows(tw, sum.tx)
+	if growth {
+		growthTable(out, o, sum, postmaster > 0)
 	}
-	tw.Flush()
-	fmt.Fprintln(out, "\nratio: relayhook's figure over River's; for times and CPU, River's over relayhook's (above 1: relayhook is ahead).")
 	fmt.Fprintln(out, "CPU per delivery: this program (both sides of every HTTP request: sender and receiver) + the PostgreSQL server's processes;")
 	fmt.Fprintln(out, "whole machine: /proc/stat's busy time over the run, other work on the machine included.")
 	if postmaster == 0 {
@@ -306,24 +371,38 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f", a/b)
 }
 
-// throughputRows writes a scenario's rates, then its CPU and round trips
-// per delivery.
-func throughputRows(tw io.Writer, title string, res results, target float64, attributedCPU bool) {
-	o, t, d := res[ours], res[tuned], res[defaults]
-	rate := func(m measure) float64 { return m.rate }
-	mo, mt, md := median(o, rate), median(t, rate), median(d, rate)
+func rate(m measure) float64 { return m.rate }
+
+// targetCell returns the target column of a rate that must reach target
+// times another's: "≥ 2.0× tuned: met".
+func targetCell(subject, other []measure, target float64, name string) string {
+	ms, mo := median(subject, rate), median(other, rate)
 	verdict := "—"
-	if mo > 0 && mt > 0 {
+	if ms > 0 && mo > 0 {
 		verdict = "MISSED"
-		if mo >= target*mt {
+		if ms >= target*mo {
 			verdict = "met"
 		}
 	}
-	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t≥ %.1f× tuned: %s\n", title,
-		rates(o, mo), rates(t, mt), ratio(mo, mt), rates(d, md), ratio(mo, md), target, verdict)
+	return fmt.Sprintf("≥ %.1f× %s: %s", target, name, verdict)
+}
+
+// throughputRows writes a scenario's rates, then its CPU and round trips
+// per delivery: the subject's, then each other's and the ratio to it
+// (rates: the subject's over the other's; CPU: the other's over the
+// subject's).
+func throughputRows(tw io.Writer, title string, subject []measure, others [][]measure, target string, attributedCPU bool) {
+	row := func(label string, cell func([]measure) string, ratioOf func(o []measure) string, last string) {
+		fmt.Fprintf(tw, "%s\t%s", label, cell(subject))
+		for _, o := range others {
+			fmt.Fprintf(tw, "\t%s\t%s", cell(o), ratioOf(o))
+		}
+		fmt.Fprintf(tw, "\t%s\n", last)
+	}
+	row(title, func(ms []measure) string { return rates(ms, median(ms, rate)) },
+		func(o []measure) string { return ratio(median(subject, rate), median(o, rate)) }, target)
 	cpuRow := func(label string, f func(measure) float64, cell func([]measure) string) {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\treported\n", label, cell(o), cell(t),
-			ratio(median(t, f), median(o, f)), cell(d), ratio(median(d, f), median(o, f)))
+		row("  "+label, cell, func(o []measure) string { return ratio(median(o, f), median(subject, f)) }, "reported")
 	}
 	if attributedCPU {
 		prog := func(m measure) float64 { return float64(perDelivery(m.cpu.program, m.n)) }
@@ -344,13 +423,12 @@ func throughputRows(tw io.Writer, title string, res results, target float64, att
 		return fmtDur(time.Duration(median(ms, machine)))
 	})
 	trips := func(m measure) float64 { return float64(m.trips) / float64(max(m.n, 1)) }
-	cell := func(ms []measure) string {
+	row("  round trips to PostgreSQL per delivery", func(ms []measure) string {
 		if len(ms) == 0 {
 			return "—"
 		}
 		return fmt.Sprintf("%.2f", median(ms, trips))
-	}
-	fmt.Fprintf(tw, "  round trips to PostgreSQL per delivery\t%s\t%s\t\t%s\t\treported\n", cell(o), cell(t), cell(d))
+	}, func([]measure) string { return "" }, "reported")
 }
 
 // txRows writes the tx scenario's rows.

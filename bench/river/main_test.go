@@ -66,6 +66,64 @@ func TestSmokeEveryScenario(t *testing.T) {
 	}
 }
 
+// TestSmokeScaleAndPrune runs one very short round of the scale and prune
+// scenarios, with the receiver verifying every signature, and checks that
+// everything stored beforehand is counted, that every delivery arrived,
+// that the pruner removed the whole history, and that the figures and
+// rows are there. (The runs themselves fail if the store counts other
+// than what was stored, sent and pruned.)
+func TestSmokeScaleAndPrune(t *testing.T) {
+	url := testURL(t)
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var out, progress bytes.Buffer
+	o := options{url: url, n: 200, txN: 20, rounds: 1, scenarios: []string{scenarioScale, scenarioPrune},
+		verify: true, scaleN: 600, scaleBase: 200, pruneN: 400, pruneBatch: 3}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sum, err := run(ctx, o, &out, &progress)
+	require.NoError(t, err, "progress:\n%s", progress.String())
+	t.Logf("\n%s\n%s", progress.String(), out.String())
+
+	for which, n := range map[string]int{stored: 300, fresh: 200} {
+		require.Len(t, sum.scale[which], 1, which)
+		m := sum.scale[which][0]
+		require.Equal(t, n, m.n, which)
+		require.Positive(t, m.rate, which)
+		require.Positive(t, m.cpu.program, which)
+	}
+	require.Equal(t, []populated{{done: 300, pending: 300, took: sum.populated[scenarioScale+stored][0].took}},
+		sum.populated[scenarioScale+stored])
+	require.Equal(t, 200, sum.populated[scenarioScale+fresh][0].pending)
+	require.Zero(t, sum.populated[scenarioScale+fresh][0].done)
+
+	require.Len(t, sum.prune[kept], 1)
+	require.Equal(t, 200, sum.prune[kept][0].n)
+	require.Positive(t, sum.prune[kept][0].rate)
+	require.Len(t, sum.pruneRuns, 1)
+	r := sum.pruneRuns[0]
+	require.Equal(t, 40, r.events, "the pruner removes every event of the history, none of the run's")
+	require.GreaterOrEqual(t, r.calls, 40/3+1)
+	require.Positive(t, r.took)
+	require.Positive(t, r.window)
+	m := sum.prune[pruning][0]
+	if r.covered {
+		require.Equal(t, 200, m.n)
+		require.GreaterOrEqual(t, r.took, r.window)
+	} else {
+		require.LessOrEqual(t, m.n, 200)
+		require.Less(t, r.took, r.window)
+	}
+	for _, which := range []string{kept, pruning} {
+		require.Equal(t, 400, sum.populated[scenarioPrune+which][0].done, which)
+	}
+	for _, want := range []string{"drain of 300 pending beside 300 delivered vs of 200 on a fresh schema",
+		"≥ 0.8× fresh: ", "while the pruner removes 400 delivered (40 events past Retention)", "≥ 0.5× not pruning: ",
+		"the pruner's round: removed", "40 events, 400 deliveries", "scale-n 600, scale-base 200, prune-n 400, prune-batch 3"} {
+		require.Contains(t, out.String(), want)
+	}
+	require.NotContains(t, out.String(), "River tuned (200 workers", "no River table when no River scenario runs")
+}
+
 // TestVerifyingReceiverRefusesABadSignature shows that the smoke test's
 // signature check can fail: a request signed with another secret is
 // refused and not counted.

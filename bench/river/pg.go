@@ -104,6 +104,13 @@ func dropSchema(ctx context.Context, p *pgxpool.Pool, schema string) error {
 	return err
 }
 
+// vacuum runs VACUUM (ANALYZE) on the whole database: every table the
+// user may vacuum, none named.
+func vacuum(ctx context.Context, p *pgxpool.Pool) error {
+	_, err := p.Exec(ctx, "VACUUM (ANALYZE)")
+	return err
+}
+
 // settingNames are the server settings the table reports.
 var settingNames = []string{"fsync", "synchronous_commit", "full_page_writes", "wal_level",
 	"shared_buffers", "max_connections", "work_mem", "max_wal_size", "autovacuum"}
