@@ -118,7 +118,7 @@ func TestSmokeScaleAndPrune(t *testing.T) {
 	}
 	for _, want := range []string{"drain of 300 pending beside 300 delivered vs of 200 on a fresh schema",
 		"≥ 0.8× fresh: ", "while the pruner removes 400 delivered (40 events past Retention)", "≥ 0.5× not pruning: ",
-		"the pruner's round: removed", "40 events, 400 deliveries", "scale-n 600, scale-base 200, prune-n 400, prune-batch 3"} {
+		"the pruner's round: removed", "40 events, 400 deliveries, ", "scale-n 600, scale-base 200, prune-n 400, prune-batch 3"} {
 		require.Contains(t, out.String(), want)
 	}
 	require.NotContains(t, out.String(), "River tuned (200 workers", "no River table when no River scenario runs")
@@ -156,4 +156,11 @@ func TestMachineCPUCounts(t *testing.T) {
 	require.GreaterOrEqual(t, d.program, 200*time.Millisecond, "this process got no CPU in 10 s")
 	// /proc/stat counts in ticks of 10 ms, per CPU.
 	require.GreaterOrEqual(t, d.machine, d.program-time.Duration(runtime.NumCPU())*2*clockTick)
+}
+
+// TestThousands checks the grouping of the second table's titles.
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 50_000: "50,000", 1_000_000: "1,000,000", -1234: "-1,234"} {
+		require.Equal(t, want, thousands(n), n)
+	}
 }

@@ -362,7 +362,7 @@ func growthTable(out io.Writer, o options, sum *summary, attributedCPU bool) {
 			took(sum.populated[scenarioPrune+pruning]), took(sum.populated[scenarioPrune+kept]))
 		var removed, rounds, timed []string
 		for _, r := range sum.pruneRuns {
-			removed = append(removed, fmt.Sprintf("%d events, %d deliveries, %d calls", r.events, r.events*subscriptions, r.calls))
+			removed = append(removed, fmt.Sprintf("%s events, %s deliveries, %d calls", thousands(r.events), thousands(r.events*subscriptions), r.calls))
 			rounds = append(rounds, r.took.Round(time.Millisecond).String())
 			part := "all of it"
 			if !r.covered {
