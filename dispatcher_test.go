@@ -310,9 +310,13 @@ func TestRetriesAfterServerErrorsAndTimeoutsUntilSuccess(t *testing.T) {
 	require.Equal(t, "Internal Server Error", attempts[0].ResponseBody)
 	require.Equal(t, webhook.DeliveryPending, attempts[0].Outcome)
 	require.Equal(t, webhook.DeliveryDelivered, attempts[3].Outcome)
-	sub, err := b.d.GetSubscription(context.Background(), s.OrganizationID, s.ID)
-	require.NoError(t, err)
-	require.Zero(t, sub.ConsecutiveFailures, "success resets the failure count")
+	// The worker records the subscription's health just after handing the
+	// outcome to the finisher, so the delivery can be seen delivered first.
+	require.Eventually(t, func() bool {
+		sub, err := b.d.GetSubscription(context.Background(), s.OrganizationID, s.ID)
+		require.NoError(t, err)
+		return sub.ConsecutiveFailures == 0
+	}, 5*time.Second, time.Millisecond, "success resets the failure count")
 }
 
 func TestRetryAfterIsObeyed(t *testing.T) {
