@@ -115,7 +115,7 @@ func (r *deliveryRow) reset() {
 }
 
 // Claim leases up to p.Limit due deliveries in one statement; see
-// webhook.Store. It walks the pending index in due order, skipping
+// webhook.Store. It walks the queue's due index in due order, skipping
 // deliveries under a valid lease, of subscriptions that are not Active or
 // are excluded, and (with FOR UPDATE SKIP LOCKED) those another claim is
 // taking at that moment, from this process or another. With a
@@ -214,7 +214,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 // grows faster than autovacuum analyzes it, nor on a generic plan cached
 // while the tables were still small: every row is reached through an index
 // (no sequential scan, hash or merge join, materialization), and Claim and
-// NextDue walk the pending index in due order and stop at their limit (no
+// NextDue walk the queue's due index in due order and stop at their limit (no
 // explicit sort where the index gives the order). Without it, on a fresh
 // queue of 100,000 deliveries, a claim read and sorted all of them (150 ms)
 // and a finish could hash the whole table. JIT is off because the penalty
