@@ -230,3 +230,52 @@ WHERE schemaname = $1 AND relname = 'deliveries'`, s.schema).Scan(&upd, &hot))
 	require.Equal(t, int64(100), upd, "one update per delivery: the claims wrote none")
 	require.Equal(t, upd, hot, "HOT updates")
 }
+
+// A Redeliver that commits while a Prune waits for its delivery's row lock
+// makes the delivery pending after the prune's snapshot: the prune deletes
+// it with its event, and its queue row too, which the prune's statement
+// could not see.
+func TestPruneRacingRedeliverLeavesNoQueueRow(t *testing.T) {
+	f := newFixture(t, 1)
+	ctx := t.Context()
+	s := f.a
+	ids := f.enqueue(t, s, 1)
+	ds, err := s.Claim(ctx, webhook.ClaimParams{Now: f.now, Limit: 1, Lease: time.Minute})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.NoError(t, s.Finish(ctx, f.now, []webhook.Outcome{{DeliveryID: ids[0], Lease: ds[0].Lease,
+		State: webhook.DeliveryDelivered}}))
+
+	// The Redeliver's statement, held uncommitted in a transaction.
+	tx, err := s.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	var (
+		state string
+		ok    bool
+		woke  *int
+	)
+	require.NoError(t, tx.QueryRow(ctx, s.q.redeliver, ids[0], "org_1", f.now, s.channel, s.origin).Scan(&state, &ok, &woke))
+	require.Equal(t, [2]any{"delivered", true}, [2]any{state, ok})
+
+	pruned := make(chan error, 1)
+	go func() {
+		_, err := f.b.Prune(ctx, f.now.Add(time.Second), 10)
+		pruned <- err
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM%deliveries%')`).Scan(&waiting))
+		return waiting
+	}, 10*time.Second, 5*time.Millisecond, "the prune waits for the delivery")
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-pruned)
+
+	_, err = s.GetDelivery(ctx, "org_1", ids[0])
+	require.ErrorIs(t, err, webhook.ErrNotFound, "pruned with its event")
+	requireQueueMatchesPending(t, s)
+	var queued int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{s.schema}.Sanitize()+`.queue`).Scan(&queued))
+	require.Zero(t, queued)
+}
