@@ -211,8 +211,8 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.De
 // planSettings is what the queue's statements (Claim, Finish, NextDue, Prune,
 // DeleteSubscription) run under, local to their transaction, so that their
 // plans do not depend on table statistics, which lag behind a queue that
-// grows faster than autovacuum analyzes it, nor on a generic plan cached
-// while the tables were still small: every row is reached through an index
+// grows faster than autovacuum analyzes it, nor on a plan (generic or not)
+// cached while the tables were still small: every row is reached through an index
 // (no sequential scan, hash or merge join, materialization), and Claim and
 // NextDue walk the queue's due index in due order and stop at their limit (no
 // explicit sort where the index gives the order). Without it, on a fresh
