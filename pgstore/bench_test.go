@@ -54,7 +54,7 @@ func (f *benchFixture) fill(b testing.TB, deliveries int) {
 		_, err := f.s.Enqueue(context.Background(), ev, ds)
 		require.NoError(b, err)
 	}
-	_, err := f.s.pool.Exec(context.Background(), "ANALYZE "+pgx.Identifier{f.s.schema}.Sanitize()+".deliveries")
+	_, err := f.s.pool.Exec(context.Background(), "ANALYZE "+pgx.Identifier{f.s.schema}.Sanitize()+".deliveries, "+pgx.Identifier{f.s.schema}.Sanitize()+".queue")
 	require.NoError(b, err)
 }
 

@@ -81,9 +81,9 @@ const cappedExistQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions 
 // when none has, a claim spares the transaction of the capped path.
 const cappedDueQuery = `SELECT EXISTS (SELECT 1 FROM {{schema}}.subscriptions s
 WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active' AND s.id <> ALL($2::text[])
-  AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
-              WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
-                AND (d.leased_until IS NULL OR d.leased_until <= $1)))`
+  AND EXISTS (SELECT 1 FROM {{schema}}.queue q
+              WHERE q.subscription_id = s.id AND q.next_attempt_at <= $1
+                AND (q.leased_until IS NULL OR q.leased_until <= $1)))`
 
 // cappedLockQuery locks (for the transaction) up to $4 capped Active
 // subscriptions, not in $2, that have a due delivery not validly leased
@@ -91,9 +91,9 @@ WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state
 const cappedLockQuery = `SELECT s.id, CASE WHEN s.ordered THEN 1 ELSE s.max_concurrency END, s.rate_interval_us, s.ordered
 FROM {{schema}}.subscriptions s
 WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active' AND s.id <> ALL($2::text[])
-  AND EXISTS (SELECT 1 FROM {{schema}}.deliveries d
-              WHERE d.subscription_id = s.id AND d.state = 'pending' AND d.next_attempt_at <= $1
-                AND (d.leased_until IS NULL OR d.leased_until <= $1))
+  AND EXISTS (SELECT 1 FROM {{schema}}.queue q
+              WHERE q.subscription_id = s.id AND q.next_attempt_at <= $1
+                AND (q.leased_until IS NULL OR q.leased_until <= $1))
   AND pg_try_advisory_xact_lock($3::int, hashtext(s.id))
 LIMIT $4`
 
@@ -113,30 +113,24 @@ const cappedClaimQuery = `WITH room AS (
 ), heads AS (
   SELECT h.id, h.next_attempt_at FROM room r
   CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at FROM {{schema}}.deliveries d
-    WHERE NOT r.ord AND d.subscription_id = r.id AND d.state = 'pending' AND d.next_attempt_at <= $1
-      AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    ORDER BY d.next_attempt_at
+    SELECT q.delivery_id AS id, q.next_attempt_at FROM {{schema}}.queue q
+    WHERE NOT r.ord AND q.subscription_id = r.id AND q.next_attempt_at <= $1
+      AND (q.leased_until IS NULL OR q.leased_until <= $1)
+    ORDER BY q.next_attempt_at
     LIMIT greatest(r.n, 0)
   ) h
   UNION ALL
   SELECT h.id, h.next_attempt_at FROM room r
   CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at, d.leased_until FROM {{schema}}.deliveries d
-    WHERE r.ord AND r.n > 0 AND d.subscription_id = r.id AND d.state = 'pending'
-    ORDER BY d.id
+    SELECT q.delivery_id AS id, q.next_attempt_at, q.leased_until FROM {{schema}}.queue q
+    WHERE r.ord AND r.n > 0 AND q.subscription_id = r.id
+    ORDER BY q.delivery_id
     LIMIT 1
   ) h
   WHERE h.next_attempt_at <= $1 AND (h.leased_until IS NULL OR h.leased_until <= $1)
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
-), picked AS MATERIALIZED (
-  SELECT d.ctid FROM {{schema}}.deliveries d
-  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
-    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
-    AND (d.leased_until IS NULL OR d.leased_until <= $1)
-  FOR UPDATE SKIP LOCKED
-)` + claimUpdate
+), picked AS MATERIALIZED (` + pickChosen + `)` + claimUpdate
 
 // cappedRecordQuery records the leases of capped subscriptions' claimed
 // deliveries ($1, $2 with their caps $4) and moves the next request time
@@ -164,13 +158,13 @@ ON CONFLICT (subscription_id) DO UPDATE
 const cappedNextDueQuery = `WITH capped AS (
   SELECT s.id, CASE WHEN s.ordered THEN 1 ELSE s.max_concurrency END AS m, s.ordered,
          coalesce((SELECT r.tat FROM {{schema}}.ratelimits r WHERE r.subscription_id = s.id), '-infinity') AS tat,
-         (SELECT d.next_attempt_at FROM {{schema}}.deliveries d
-          WHERE NOT s.ordered AND d.subscription_id = s.id AND d.state = 'pending'
-            AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
-          ORDER BY d.next_attempt_at LIMIT 1) AS a,
-         (SELECT greatest(d.next_attempt_at, coalesce(d.leased_until, '-infinity')) FROM {{schema}}.deliveries d
-          WHERE s.ordered AND d.subscription_id = s.id AND d.state = 'pending'
-          ORDER BY d.id LIMIT 1) AS o
+         (SELECT q.next_attempt_at FROM {{schema}}.queue q
+          WHERE NOT s.ordered AND q.subscription_id = s.id
+            AND (q.leased_until IS NULL OR q.leased_until <= q.next_attempt_at)
+          ORDER BY q.next_attempt_at LIMIT 1) AS a,
+         (SELECT greatest(q.next_attempt_at, coalesce(q.leased_until, '-infinity')) FROM {{schema}}.queue q
+          WHERE s.ordered AND q.subscription_id = s.id
+          ORDER BY q.delivery_id LIMIT 1) AS o
   FROM {{schema}}.subscriptions s
   WHERE (s.max_concurrency > 0 OR s.rate_interval_us > 0 OR s.ordered) AND s.state = 'Active'
 ), cand AS (
@@ -178,10 +172,10 @@ const cappedNextDueQuery = `WITH capped AS (
   FROM capped c
   CROSS JOIN LATERAL (
     SELECT CASE WHEN c.ordered THEN c.o
-                ELSE least(c.a, (SELECT min(d.leased_until) FROM {{schema}}.deliveries d
-                                 WHERE d.subscription_id = c.id AND d.state = 'pending'
-                                   AND d.leased_until > d.next_attempt_at
-                                   AND d.next_attempt_at < coalesce(c.a, 'infinity'))) END AS t
+                ELSE least(c.a, (SELECT min(q.leased_until) FROM {{schema}}.queue q
+                                 WHERE q.subscription_id = c.id
+                                   AND q.leased_until > q.next_attempt_at
+                                   AND q.next_attempt_at < coalesce(c.a, 'infinity'))) END AS t
   ) w
   WHERE w.t IS NOT NULL
 )

@@ -25,12 +25,15 @@
 // start-up.
 //
 // The tables are subscriptions, events (each payload stored once, with the
-// zone offset of its timestamp), deliveries (the queue: one row per event
-// and subscription, unique on the pair, so enqueueing is idempotent, with
-// the event's type), attempts (the log) and stats (the counters of
-// Stats). Times are stored with PostgreSQL's microsecond precision. A
-// migration is never edited once released: a change of the schema is a
-// new numbered file.
+// zone offset of its timestamp), deliveries (one row per event and
+// subscription, unique on the pair, so enqueueing is idempotent, with the
+// event's type), queue (a narrow row per pending delivery, and only while
+// it is pending: its due time, its lease, and what Stats reads), attempts
+// (the log) and stats (the counters of Stats). Times are stored with
+// PostgreSQL's microsecond precision. A migration is never edited once
+// released: a change of the schema is a new numbered file. Migration 0005,
+// which moved the leases from deliveries to queue, is not readable by the
+// code before it: stop the replicas of the older version before it runs.
 //
 // # Tenancy
 //
@@ -55,17 +58,22 @@
 // and DeleteSubscription adjust them. Enqueue writes no counter, so that
 // an enqueue inside a host's transaction, which may stay open long, locks
 // nothing that another transaction could wait on: pending deliveries are
-// counted, with the one that has waited longest, from the index of
-// pending deliveries by subscription, whose size is the backlog.
+// counted, with the one that has waited longest, from the queue's index by
+// subscription, whose size is the backlog.
 //
 // # Claiming
 //
-// Claim is one statement: it walks a partial index of pending deliveries in
-// due order with FOR UPDATE SKIP LOCKED, skipping deliveries whose lease is
-// still valid and subscriptions that are not Active or are excluded, and
-// sets a fresh lease on what it takes. A process that dies holding leases
-// loses them when they expire. Finish applies a batch of outcomes, and logs
-// their attempts, in one statement.
+// Claim is one statement: it walks the queue's index by due time with FOR
+// UPDATE SKIP LOCKED, skipping deliveries whose lease is still valid and
+// subscriptions that are not Active or are excluded, sets a fresh lease on
+// the queue rows it takes, and returns their deliveries and events. A
+// process that dies holding leases loses them when they expire. Finish
+// applies a batch of outcomes, and logs their attempts, in one statement:
+// an outcome applies only while its queue row holds its lease; a final one
+// deletes that row, a retry moves its due time. The delivery's own row is
+// written once per outcome, never by a claim, and only in columns that no
+// index holds, so that the update is HOT: finishing a delivery writes no
+// entry in an index of deliveries.
 //
 // # Wake-ups
 //
@@ -86,7 +94,10 @@
 // transaction of its own sent in one round trip: their plans stay index
 // walks even before autovacuum has analyzed a queue that grew in seconds,
 // whatever plan was cached while the tables were small, and whatever
-// generic plan was cached for another organization.
+// generic plan was cached for another organization. Claims and finishes
+// run their generic plan, planned once per connection: under those
+// settings it is the same index walk as a plan made for the call's
+// values, which the server would otherwise make anew at every claim.
 //
 // A claim in due order costs a walk over the due deliveries it skips: those
 // leased to workers in flight, and those of subscriptions that are excluded

@@ -212,10 +212,21 @@ func (s *Store) Prune(ctx context.Context, before time.Time, limit int) (int, er
 	if limit <= 0 {
 		return 0, invalidArgument("limit", "must be positive")
 	}
-	var n int
+	var (
+		n       int
+		pending []string
+	)
 	cutHour := before.UTC().Truncate(time.Hour)
-	if err := s.withSettingsRow(ctx, planSettings, s.q.prune, []any{before, limit, cutHour}, &n); err != nil {
+	if err := s.withSettingsRow(ctx, planSettings, s.q.prune, []any{before, limit, cutHour}, &n, &pending); err != nil {
 		return 0, dbError("prune", err)
+	}
+	if len(pending) > 0 {
+		// Deliveries made pending by a Redeliver that committed while the
+		// prune ran: their queue rows go too, or claims would find them
+		// and no delivery.
+		if _, err := s.pool.Exec(ctx, s.q.pruneQueue, pending); err != nil {
+			return n, dbError("prune", err)
+		}
 	}
 	if err := s.pruneControls(ctx, before); err != nil {
 		return n, err

@@ -146,8 +146,9 @@ func TestProofKilledDispatcherLosesNothing(t *testing.T) {
 
 	// What it held: the deliveries still pending under a lease.
 	held := map[string]bool{} // "path webhook-id"
-	rows, err := p.Query(t.Context(), "SELECT subscription_id, event_id FROM "+
-		pgx.Identifier{schema, "deliveries"}.Sanitize()+" WHERE state = 'pending' AND lease IS NOT NULL")
+	rows, err := p.Query(t.Context(), "SELECT d.subscription_id, d.event_id FROM "+
+		pgx.Identifier{schema, "deliveries"}.Sanitize()+" d JOIN "+pgx.Identifier{schema, "queue"}.Sanitize()+
+		" q ON q.delivery_id = d.id WHERE d.state = 'pending' AND q.lease IS NOT NULL")
 	require.NoError(t, err)
 	for rows.Next() {
 		var subID, eventID string

@@ -21,6 +21,7 @@ type queries struct {
 	getEvent   string
 	listEvents map[listShape]string // by filter shape: "" or "type"
 	prune      string
+	pruneQueue string
 
 	claim               string
 	claimCapped         string
@@ -78,17 +79,20 @@ SELECT number FROM c`,
 SELECT CASE WHEN u.state = 'Active' THEN (SELECT 1 FROM pg_notify($9, $10)) END FROM u`,
 
 		// Pending deliveries go with the subscription, and their attempts;
-		// delivered and dead ones stay until pruned. ("Not delivered or
-		// dead" keeps the planner on the subscription's index, by organization,
-		// rather than the whole pending index.) Its counters go too, once the
+		// delivered and dead ones stay until pruned. The pending ones are
+		// those of its part of the queue (a walk bounded by its backlog,
+		// not by the deliveries kept), each queue row deleted before its
+		// delivery, as a Finish locks them. Its counters go too, once the
 		// deliveries are deleted (the count of d is read first): a Finish
 		// locks deliveries before counters, so must this.
 		deleteSubscription: `WITH s AS (
   DELETE FROM {{schema}}.subscriptions WHERE id = $1 AND org_id = $2 RETURNING id
+), q AS (
+  DELETE FROM {{schema}}.queue q WHERE q.subscription_id = $1 AND EXISTS (SELECT 1 FROM s)
+  RETURNING q.delivery_id
 ), d AS (
-  DELETE FROM {{schema}}.deliveries d
-  WHERE d.org_id = $2 AND d.subscription_id = $1 AND d.state NOT IN ('delivered', 'dead')
-    AND EXISTS (SELECT 1 FROM s)
+  DELETE FROM {{schema}}.deliveries d USING q
+  WHERE d.id = q.delivery_id AND d.org_id = $2 AND d.state = 'pending'
   RETURNING d.id
 ), a AS (
   DELETE FROM {{schema}}.attempts a USING d WHERE a.delivery_id = d.id
@@ -153,9 +157,9 @@ SELECT trip FROM u`,
 		// unique indexes and the extra WAL record per row that ON CONFLICT
 		// costs. Otherwise dc inserts them with ON CONFLICT DO NOTHING.
 		// Every delivery is of the event (the caller checks): its
-		// organization, ID and type are stored with each ($1 to $3). The
-		// statement touches no counter: Stats counts pending deliveries
-		// from the pending index, so that an enqueue in a host's
+		// organization, ID and type are stored with each ($1 to $3), and
+		// each gets its row in the queue (q). The statement touches no
+		// counter: Stats counts pending deliveries from the queue, so that an enqueue in a host's
 		// transaction, which may stay open long, locks nothing another
 		// transaction could wait on but its own new rows.
 		enqueue: `WITH e AS (
@@ -175,7 +179,7 @@ SELECT trip FROM u`,
   SELECT u.id, $1, $2, $3, u.subscription_id, 'pending', u.attempts,
          u.next_attempt_at, u.last_status_code, u.last_error, u.created_at, u.updated_at
   FROM u WHERE $18::bool AND EXISTS (SELECT 1 FROM e)
-  RETURNING 1
+  RETURNING id, subscription_id, next_attempt_at, created_at
 ), dc AS (
   INSERT INTO {{schema}}.deliveries
     (id, org_id, event_id, event_type, subscription_id, state, attempts, next_attempt_at,
@@ -184,7 +188,12 @@ SELECT trip FROM u`,
          u.next_attempt_at, u.last_status_code, u.last_error, u.created_at, u.updated_at
   FROM u WHERE NOT ($18::bool AND EXISTS (SELECT 1 FROM e))
   ON CONFLICT DO NOTHING
-  RETURNING 1
+  RETURNING id, subscription_id, next_attempt_at, created_at
+), q AS (
+  INSERT INTO {{schema}}.queue (delivery_id, subscription_id, next_attempt_at, created_at)
+  SELECT id, subscription_id, next_attempt_at, created_at FROM dn
+  UNION ALL
+  SELECT id, subscription_id, next_attempt_at, created_at FROM dc
 )
 SELECT c.n, CASE WHEN c.n > 0 AND $17 THEN (SELECT 1 FROM pg_notify($15, $16)) END
 FROM (SELECT (SELECT count(*) FROM dn) + (SELECT count(*) FROM dc) AS n) c`,
@@ -196,7 +205,10 @@ FROM (SELECT (SELECT count(*) FROM dn) + (SELECT count(*) FROM dc) AS n) c`,
 		// Prune decrements the counters of what it deletes (a delivery
 		// made pending by a Redeliver racing the prune counted no more),
 		// locking them in subscription order, and drops the hours of
-		// attempts before the cutoff's hour ($3).
+		// attempts before the cutoff's hour ($3). It returns the IDs of
+		// the pending deliveries it deleted (those of such a race), whose
+		// queue rows its snapshot, taken before the Redeliver committed,
+		// cannot see: Prune deletes them with the next statement.
 		prune: `WITH ev AS (
   SELECT e.org_id, e.id FROM {{schema}}.events e
   WHERE e.ts < $1
@@ -232,37 +244,37 @@ FROM (SELECT (SELECT count(*) FROM dn) + (SELECT count(*) FROM dc) AS n) c`,
 ), h AS (
   DELETE FROM {{schema}}.stats st WHERE st.hour > '-infinity' AND st.hour < $3
 )
-SELECT count(*) FROM x`,
+SELECT (SELECT count(*) FROM x), coalesce((SELECT array_agg(d.id) FROM d WHERE d.state = 'pending'), '{}')`,
 
-		// Claim without a per-subscription cap: walk the pending index in
-		// due order, skipping rows other claims hold locked, and lease the
-		// first $3. $1 now, $2 leased until, $4 excluded subscriptions.
+		pruneQueue: `DELETE FROM {{schema}}.queue WHERE delivery_id = ANY($1::text[])`,
+
+		// Claim without a per-subscription cap: walk the queue's due index
+		// in due order, skipping rows other claims hold locked, and lease
+		// the first $3. $1 now, $2 leased until, $4 excluded subscriptions.
 		claim: `WITH picked AS MATERIALIZED (
-  SELECT d.ctid FROM {{schema}}.deliveries d
-  WHERE d.state = 'pending' AND d.next_attempt_at <= $1
-    AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    AND d.subscription_id <> ALL($4::text[])
+  SELECT q.ctid FROM {{schema}}.queue q
+  WHERE q.next_attempt_at <= $1
+    AND (q.leased_until IS NULL OR q.leased_until <= $1)
+    AND q.subscription_id <> ALL($4::text[])
     AND ` + subscriptionActive + `
-  ORDER BY d.next_attempt_at
+  ORDER BY q.next_attempt_at
   LIMIT $3
-  FOR UPDATE OF d SKIP LOCKED
+  FOR UPDATE OF q SKIP LOCKED
 )` + claimUpdate,
 
 		// Claim with a per-subscription cap ($5): read up to $6 due
 		// candidates without locking, keep the first $5 of each
-		// subscription and the first $3 overall, then lock those, skipping
-		// rows that another claim holds and re-checking (on the newest
-		// version of each row) that it is still claimable. The re-check
-		// says "not delivered or dead" rather than "pending" so that it
-		// cannot be served by the pending index (scanning all of it): the
-		// primary key is the only way to the chosen IDs.
+		// subscription and the first $3 overall, then lock those by the
+		// queue's primary key, skipping rows that another claim holds and
+		// re-checking (on the newest version of each row) that it is still
+		// claimable.
 		claimCapped: `WITH candidates AS (
-  SELECT d.id, d.subscription_id, d.next_attempt_at FROM {{schema}}.deliveries d
-  WHERE d.state = 'pending' AND d.next_attempt_at <= $1
-    AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    AND d.subscription_id <> ALL($4::text[])
+  SELECT q.delivery_id AS id, q.subscription_id, q.next_attempt_at FROM {{schema}}.queue q
+  WHERE q.next_attempt_at <= $1
+    AND (q.leased_until IS NULL OR q.leased_until <= $1)
+    AND q.subscription_id <> ALL($4::text[])
     AND ` + subscriptionActive + `
-  ORDER BY d.next_attempt_at
+  ORDER BY q.next_attempt_at
   LIMIT $6
 ), ranked AS (
   SELECT id, next_attempt_at,
@@ -270,69 +282,74 @@ SELECT count(*) FROM x`,
   FROM candidates
 ), chosen AS (
   SELECT id FROM ranked WHERE rn <= $5 ORDER BY next_attempt_at LIMIT $3
-), picked AS MATERIALIZED (
-  SELECT d.ctid FROM {{schema}}.deliveries d
-  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
-    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
-    AND (d.leased_until IS NULL OR d.leased_until <= $1)
-  FOR UPDATE SKIP LOCKED
-)` + claimUpdate,
+), picked AS MATERIALIZED (` + pickChosen + `)` + claimUpdate,
 
 		// Claim by subscription, for a queue whose head is congested with
 		// deliveries that cannot be taken (see Claim). pending_subs lists
-		// the subscriptions with pending deliveries, one index descent
-		// each (a loose index scan); of those Active and not excluded ($4),
-		// up to $5 due deliveries each are read from the head of their
-		// own queue; the first $3 of those in due order are locked as in
-		// claimCapped.
+		// the subscriptions with pending deliveries, one descent of the
+		// queue's index by subscription each (a loose index scan); of
+		// those Active and not excluded ($4), up to $5 due deliveries each
+		// are read from the head of their own queue; the first $3 of those
+		// in due order are locked as in claimCapped.
 		claimBySubscription: `WITH RECURSIVE pending_subs AS (
-  (SELECT d.subscription_id AS id FROM {{schema}}.deliveries d
-   WHERE d.state = 'pending' ORDER BY d.subscription_id LIMIT 1)
+  (SELECT q.subscription_id AS id FROM {{schema}}.queue q ORDER BY q.subscription_id LIMIT 1)
   UNION ALL
-  SELECT (SELECT d.subscription_id FROM {{schema}}.deliveries d
-          WHERE d.state = 'pending' AND d.subscription_id > ps.id
-          ORDER BY d.subscription_id LIMIT 1)
+  SELECT (SELECT q.subscription_id FROM {{schema}}.queue q
+          WHERE q.subscription_id > ps.id
+          ORDER BY q.subscription_id LIMIT 1)
   FROM pending_subs ps WHERE ps.id IS NOT NULL
 ), heads AS (
   SELECT h.id, h.next_attempt_at
   FROM pending_subs ps
   JOIN {{schema}}.subscriptions s ON s.id = ps.id
   CROSS JOIN LATERAL (
-    SELECT d.id, d.next_attempt_at FROM {{schema}}.deliveries d
-    WHERE d.subscription_id = ps.id AND d.state = 'pending' AND d.next_attempt_at <= $1
-      AND (d.leased_until IS NULL OR d.leased_until <= $1)
-    ORDER BY d.next_attempt_at
+    SELECT q.delivery_id AS id, q.next_attempt_at FROM {{schema}}.queue q
+    WHERE q.subscription_id = ps.id AND q.next_attempt_at <= $1
+      AND (q.leased_until IS NULL OR q.leased_until <= $1)
+    ORDER BY q.next_attempt_at
     LIMIT $5
   ) h
   WHERE s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered
     AND ps.id <> ALL($4::text[])
 ), chosen AS (
   SELECT id FROM heads ORDER BY next_attempt_at LIMIT $3
-), picked AS MATERIALIZED (
-  SELECT d.ctid FROM {{schema}}.deliveries d
-  WHERE d.id = ANY (ARRAY(SELECT id FROM chosen))
-    AND d.state NOT IN ('delivered', 'dead') AND d.next_attempt_at <= $1
-    AND (d.leased_until IS NULL OR d.leased_until <= $1)
-  FOR UPDATE SKIP LOCKED
-)` + claimUpdate,
+), picked AS MATERIALIZED (` + pickChosen + `)` + claimUpdate,
 
 		// Finish applies a batch of outcomes in one statement. o: the
-		// outcomes ($2 to $9); a: the attempts to log ($10 to $20). An
-		// outcome applies only while its lease is held; its attempt is
-		// logged regardless, if the delivery still exists (known without
-		// another index descent for the deliveries it updated, and for an
-		// attempt that names its subscription). k: the changes of the
-		// counters, per subscription (that of the attempt, or of the
-		// delivery finished) and hour, written by one upsert in
-		// (subscription, hour) order, so that concurrent finishes lock the
-		// counters in the same order and cannot deadlock; the aggregate
-		// reads u whole, hence after every delivery is locked, before any
-		// counter is. It returns whether a delivery became claimable (a
-		// release, or a retry already due), to wake the other processes.
+		// outcomes ($2 to $9). An outcome applies only while its lease is
+		// held, which its queue row tells: a final one (delivered, dead)
+		// deletes that row (qd), a retry or release moves its due time
+		// and clears its lease (qu); only then is the delivery's row
+		// updated (u), with columns no index holds, so that the update is
+		// HOT. a: the attempts to log ($10 to $20), logged regardless, if
+		// the delivery still exists (known without another index descent
+		// for the deliveries it updated, and for an attempt that names its
+		// subscription). k: the changes of the counters, per subscription
+		// (that of the attempt, or of the delivery finished) and hour,
+		// written by one upsert in (subscription, hour) order, so that
+		// concurrent finishes lock the counters in the same order and
+		// cannot deadlock; the aggregate reads u whole, hence after every
+		// delivery is locked, before any counter is. It returns whether a
+		// delivery became claimable (a release, or a retry already due),
+		// to wake the other processes.
 		finish: `WITH o AS (
   SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[],
                        $7::int[], $8::int[], $9::text[])
     AS o(id, lease, state, next_attempt_at, counted, number, status_code, error)
+), qd AS (
+  DELETE FROM {{schema}}.queue q USING o
+  WHERE q.delivery_id = o.id AND o.state IN ('delivered', 'dead')
+    AND q.lease IS NOT NULL AND q.lease::text = o.lease
+  RETURNING o.*
+), qu AS (
+  UPDATE {{schema}}.queue q SET
+    next_attempt_at = coalesce(o.next_attempt_at, q.next_attempt_at),
+    lease = NULL,
+    leased_until = NULL
+  FROM o
+  WHERE q.delivery_id = o.id AND o.state IN ('', 'pending')
+    AND q.lease IS NOT NULL AND q.lease::text = o.lease
+  RETURNING o.*
 ), u AS (
   UPDATE {{schema}}.deliveries d SET
     state = CASE WHEN o.state = '' THEN d.state ELSE o.state END,
@@ -341,11 +358,9 @@ SELECT count(*) FROM x`,
     attempts = CASE WHEN o.counted THEN o.number ELSE d.attempts END,
     last_status_code = CASE WHEN o.counted THEN o.status_code ELSE d.last_status_code END,
     last_error = CASE WHEN o.counted THEN o.error ELSE d.last_error END,
-    lease = NULL,
-    leased_until = NULL,
     updated_at = $1
-  FROM o
-  WHERE d.id = o.id AND d.lease IS NOT NULL AND d.lease::text = o.lease
+  FROM (SELECT * FROM qd UNION ALL SELECT * FROM qu) o
+  WHERE d.id = o.id
   RETURNING d.id, d.subscription_id, d.state, d.next_attempt_at
 ), src AS MATERIALIZED (
   SELECT a.*, CASE WHEN a.subscription_id <> '' THEN a.subscription_id
@@ -407,25 +422,27 @@ SELECT EXISTS (SELECT 1 FROM u WHERE u.state = 'pending' AND u.next_attempt_at <
 		// it can be due earlier, and those are held: the least of their
 		// lease ends is the other candidate.
 		nextDue: `WITH a AS (
-  SELECT d.next_attempt_at AS t FROM {{schema}}.deliveries d
-  WHERE d.state = 'pending' AND ` + subscriptionActive + `
-    AND (d.leased_until IS NULL OR d.leased_until <= d.next_attempt_at)
-  ORDER BY d.next_attempt_at
+  SELECT q.next_attempt_at AS t FROM {{schema}}.queue q
+  WHERE ` + subscriptionActive + `
+    AND (q.leased_until IS NULL OR q.leased_until <= q.next_attempt_at)
+  ORDER BY q.next_attempt_at
   LIMIT 1
 )
 SELECT least((SELECT t FROM a), (
-  SELECT min(d.leased_until) FROM {{schema}}.deliveries d
-  WHERE d.state = 'pending' AND ` + subscriptionActive + `
-    AND d.leased_until > d.next_attempt_at
-    AND d.next_attempt_at < coalesce((SELECT t FROM a), 'infinity')))`,
+  SELECT min(q.leased_until) FROM {{schema}}.queue q
+  WHERE ` + subscriptionActive + `
+    AND q.leased_until > q.next_attempt_at
+    AND q.next_attempt_at < coalesce((SELECT t FROM a), 'infinity')))`,
 
-		getDelivery: `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d WHERE d.id = $1 AND d.org_id = $2`,
+		getDelivery: `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d ` + withLease + `
+WHERE d.id = $1 AND d.org_id = $2`,
 
 		listDeliveries: listDeliveriesQueries(),
 
 		// The delivery is locked first so that the state it leaves is the
-		// one counted out of the counters. A delivery whose subscription
-		// was deleted stays as it is (ok is false).
+		// one counted out of the counters, and it is given a queue row
+		// again (q). A delivery whose subscription was deleted stays as it
+		// is (ok is false).
 		redeliver: `WITH cur AS (
   SELECT d.id, d.state, d.subscription_id FROM {{schema}}.deliveries d
   WHERE d.id = $1 AND d.org_id = $2
@@ -435,9 +452,14 @@ SELECT least((SELECT t FROM a), (
 ), u AS (
   UPDATE {{schema}}.deliveries d
   SET state = 'pending', next_attempt_at = $3, redelivered_at = $3, attempts_at_redelivery = d.attempts,
-      lease = NULL, leased_until = NULL, updated_at = $3
+      updated_at = $3
   FROM cur, sub WHERE d.id = cur.id AND cur.state <> 'pending' AND sub.ok
-  RETURNING d.subscription_id, cur.state AS old
+  RETURNING d.id, d.subscription_id, d.created_at, cur.state AS old
+), q AS (
+  INSERT INTO {{schema}}.queue (delivery_id, subscription_id, next_attempt_at, created_at, redelivered_at)
+  SELECT u.id, u.subscription_id, $3, u.created_at, $3 FROM u
+  ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at, lease = NULL,
+    leased_until = NULL, redelivered_at = excluded.redelivered_at
 ), c AS (
   UPDATE {{schema}}.stats st
   SET delivered = st.delivered - (u.old = 'delivered')::int, dead = st.dead - (u.old = 'dead')::int
@@ -464,7 +486,7 @@ ORDER BY seq`,
 	for _, p := range []*string{
 		&q.createSubscription, &q.getSubscription, &q.getSubscriptionByNumber, &q.getSubscriptions, &q.updateSubscription,
 		&q.deleteSubscription, &q.listSubscriptions, &q.matchSubscriptions, &q.setState,
-		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune,
+		&q.healthOK, &q.healthFailed, &q.enqueue, &q.getEvent, &q.prune, &q.pruneQueue,
 		&q.claim, &q.claimCapped, &q.claimBySubscription, &q.finish, &q.nextDue, &q.getDelivery,
 		&q.redeliver, &q.listAttempts, &q.deliveryExists,
 	} {
@@ -556,7 +578,7 @@ func listDeliveriesQueries() map[listShape]string {
 					// Materialized: the planner must not walk the
 					// organization's deliveries in ID order instead.
 					sql = `WITH ev AS MATERIALIZED (
-  SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d
+  SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d ` + withLease + `
   WHERE d.event_id = $8 AND d.org_id = $1
 )
 SELECT * FROM ev d WHERE ` + cursor + filters + `
@@ -567,7 +589,7 @@ ORDER BY d.id` + direction(desc) + ` LIMIT $6`
 						leadSubscription: `d.org_id = $1 AND d.subscription_id = $7`,
 						leadEventType:    `d.org_id = $1 AND d.event_type = $9`,
 					}[lead]
-					sql = `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d
+					sql = `SELECT ` + deliveryColumns + ` FROM {{schema}}.deliveries d ` + withLease + `
 WHERE ` + where + ` AND ` + cursor + filters + `
 ORDER BY d.id` + direction(desc) + ` LIMIT $6`
 				}
@@ -595,16 +617,16 @@ func direction(desc bool) string {
 // statsQuery returns the statement of Stats over the subscriptions that
 // subs selects ($1 organization, $2 subscription): whether there is any,
 // the pending deliveries' count and the earliest time since which one
-// waits (an index-only scan of each subscription's part of the pending
-// index: an aggregate per subscription, so that no plan reads the whole
-// pending index instead), the totals rows, and the hours at or after $3.
+// waits (an index-only scan of each subscription's part of the queue's
+// index by subscription: an aggregate per subscription, so that no plan
+// reads the whole queue instead), the totals rows, and the hours at or after $3.
 func statsQuery(subs string) string {
 	return `WITH s AS MATERIALIZED (` + subs + ` AND ($2::text IS NOT NULL)),
 p AS (
   SELECT coalesce(sum(x.n), 0)::bigint AS n, min(x.oldest) AS oldest
   FROM s CROSS JOIN LATERAL (
-    SELECT count(*) AS n, min(coalesce(d.redelivered_at, d.created_at)) AS oldest
-    FROM {{schema}}.deliveries d WHERE d.subscription_id = s.id AND d.state = 'pending'
+    SELECT count(*) AS n, min(coalesce(q.redelivered_at, q.created_at)) AS oldest
+    FROM {{schema}}.queue q WHERE q.subscription_id = s.id
   ) x
 ), t AS (
   SELECT coalesce(sum(st.delivered), 0)::bigint AS delivered, coalesce(sum(st.dead), 0)::bigint AS dead,
@@ -621,30 +643,48 @@ SELECT (SELECT count(*) FROM s), p.n, p.oldest, t.delivered, t.dead, t.last_at,
 FROM p, t, h`
 }
 
-// subscriptionActive tells whether the subscription of delivery d is
-// Active. A scalar subquery rather than a join: the planner then always
-// walks the pending index in due order and stops at the limit, whatever
-// its statistics say about the subscriptions.
-const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered FROM {{schema}}.subscriptions s WHERE s.id = d.subscription_id)`
+// subscriptionActive tells whether the subscription of queue row q is
+// Active and not capped. A scalar subquery rather than a join: the planner
+// then always walks the due index in due order and stops at the limit,
+// whatever its statistics say about the subscriptions.
+const subscriptionActive = `(SELECT s.state = 'Active' AND s.max_concurrency = 0 AND s.rate_interval_us = 0 AND NOT s.ordered FROM {{schema}}.subscriptions s WHERE s.id = q.subscription_id)`
 
 const subscriptionColumns = `id, org_id, state, events, consecutive_failures, created_at, updated_at, version, doc, number`
 
 const eventColumns = `e.org_id, e.id, e.type, e.ts, e.ts_offset, e.data, e.traceparent, e.tracestate`
 
+// deliveryColumns are the columns of a delivery d, its lease read from its
+// queue row q (NULL when it has none: it is not pending).
 const deliveryColumns = `d.id, d.org_id, d.event_id, d.event_type, d.subscription_id, d.state, d.attempts,
   d.next_attempt_at, d.last_status_code, d.last_error, d.redelivered_at, d.attempts_at_redelivery,
-  d.created_at, d.updated_at, d.lease::text, d.leased_until`
+  d.created_at, d.updated_at, q.lease::text, q.leased_until`
 
-// claimUpdate leases the picked deliveries and returns them with their
-// events and the version of their subscriptions ($2: leased until). The
-// picked rows are one array of their physical addresses (ctid), which the
-// update reaches with a TID scan: no second descent of the primary key,
-// and no join order for the planner to get wrong. The addresses are those
-// of the versions picked locked, so they cannot move before the update.
+// withLease joins the queue row q of delivery d, for deliveryColumns.
+const withLease = `LEFT JOIN {{schema}}.queue q ON q.delivery_id = d.id`
+
+// pickChosen locks the queue rows of the deliveries chosen (by their IDs)
+// through the queue's primary key, skipping rows that another claim holds
+// and re-checking, on the newest version of each, that it is still due
+// and not validly leased at $1.
+const pickChosen = `
+  SELECT q.ctid FROM {{schema}}.queue q
+  WHERE q.delivery_id = ANY (ARRAY(SELECT id FROM chosen))
+    AND q.next_attempt_at <= $1 AND (q.leased_until IS NULL OR q.leased_until <= $1)
+  FOR UPDATE SKIP LOCKED
+`
+
+// claimUpdate leases the picked queue rows and returns their deliveries
+// with their events and the version of their subscriptions ($2: leased
+// until). The picked rows are one array of their physical addresses
+// (ctid), which the update reaches with a TID scan: no second descent of
+// the primary key, and no join order for the planner to get wrong. The
+// addresses are those of the versions picked locked, so they cannot move
+// before the update. Neither lease column is indexed: the update is HOT.
+// The delivery's own row is read, not written.
 const claimUpdate = `
-UPDATE {{schema}}.deliveries d
+UPDATE {{schema}}.queue q
 SET lease = gen_random_uuid(), leased_until = $2
-FROM {{schema}}.events e, {{schema}}.subscriptions s
-WHERE d.ctid = ANY (ARRAY(SELECT ctid FROM picked))
-  AND e.org_id = d.org_id AND e.id = d.event_id AND s.id = d.subscription_id
+FROM {{schema}}.deliveries d, {{schema}}.events e, {{schema}}.subscriptions s
+WHERE q.ctid = ANY (ARRAY(SELECT ctid FROM picked))
+  AND d.id = q.delivery_id AND e.org_id = d.org_id AND e.id = d.event_id AND s.id = q.subscription_id
 RETURNING ` + deliveryColumns + `, ` + eventColumns + `, s.version`

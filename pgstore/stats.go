@@ -16,8 +16,8 @@ import (
 // and failures one row per subscription and hour counted (those before
 // Prune's cutoff are dropped); pending deliveries are counted, with the
 // one that has waited longest, by an index-only scan of each
-// subscription's part of the pending index, which holds its backlog and
-// nothing else.
+// subscription's part of the queue's index by subscription, which holds
+// its backlog and nothing else.
 func (s *Store) Stats(ctx context.Context, f webhook.StatsFilter) (*webhook.Stats, error) {
 	if f.OrganizationID == "" {
 		return nil, invalidArgument("OrganizationID", "is required")

@@ -122,6 +122,7 @@ func TestStatsCountersStayExactUnderConcurrency(t *testing.T) {
 func requireStatsMatchTables(t *testing.T, f *fixture, unpruned bool) {
 	t.Helper()
 	ctx := t.Context()
+	requireQueueMatchesPending(t, f.a)
 	q := pgx.Identifier{f.a.schema}.Sanitize()
 	var org webhook.Stats
 	for _, sub := range f.subs {

@@ -374,6 +374,9 @@ SELECT 'org_1', $1 || i, 'contact.created', $2, 0 FROM generate_series(1, $3) i`
 SELECT $1 || i, 'org_1', $2 || i, 'contact.created', $3, 'pending', $4, $5, $5 FROM generate_series(1, $6) i`,
 			"dlv_"+sub+"_", "evt_"+sub+"_", sub, due, f.now, n)
 		require.NoError(t, err)
+		_, err = f.a.pool.Exec(ctx, `INSERT INTO `+schema+`.queue (delivery_id, subscription_id, next_attempt_at, created_at)
+SELECT $1 || i, $2, $3, $4 FROM generate_series(1, $5) i`, "dlv_"+sub+"_", sub, due, f.now, n)
+		require.NoError(t, err)
 	}
 	fill(slow, 50000, f.now.Add(-time.Hour))
 	fill(fast, 100, f.now.Add(-time.Minute))
