@@ -34,7 +34,7 @@ type ourSide struct {
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // newOurSide opens a pool, migrates a fresh schema and subscribes the
-// receiver's ten endpoints, with the dispatcher's defaults (64 workers,
+// receiver's ten endpoints, with the dispatcher's defaults (128 workers,
 // 16 per subscription) but loopback allowed and no pruning. tune, when not
 // nil, may change the dispatcher's Config and returns the Store it runs on
 // (the pgstore, or one that wraps it).
