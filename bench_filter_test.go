@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/proccpu"
 )
 
 // BenchmarkDispatchFiltered is BenchmarkDispatchSparse with a payload
@@ -33,7 +34,7 @@ func BenchmarkDispatchFiltered(b *testing.B) {
 	data := json.RawMessage(`{"id":1,"amount":150,"country":"NO"}`)
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := proccpu.Used()
 	for b.Loop() {
 		res, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_bench", Data: data})
 		if err != nil || res.Enqueued != 10 {

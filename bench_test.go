@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/proccpu"
 	"github.com/relayhook/webhook/memstore"
 )
 
@@ -89,7 +90,7 @@ func BenchmarkEnvelope(b *testing.B) {
 // "cpu-ns/op", beside the wall-clock ns/op.
 func reportCPU(b *testing.B, start time.Duration) {
 	if start > 0 && b.N > 0 {
-		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(proccpu.Used()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -130,7 +131,7 @@ func BenchmarkDispatch(b *testing.B) {
 			benchSubscribe(b, d, 100, "sale.changed")
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu := processCPU()
+			cpu := proccpu.Used()
 			for b.Loop() {
 				res, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_bench", Data: benchData})
 				if err != nil || res.Enqueued != fan {
@@ -155,7 +156,7 @@ func BenchmarkDispatchSparse(b *testing.B) {
 	data := json.RawMessage(`{"id":1}`)
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := proccpu.Used()
 	for b.Loop() {
 		res, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_bench", Data: data})
 		if err != nil || res.Enqueued != 10 {
@@ -190,7 +191,7 @@ func BenchmarkDeliver(b *testing.B) {
 			want.Store(int64(b.N))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
+			cpu := proccpu.Used()
 			for range b.N {
 				if _, err := d.Dispatch(ctx, webhook.Event{Type: "contact.created", OrganizationID: "org_bench", Data: benchData}); err != nil {
 					b.Fatal(err)

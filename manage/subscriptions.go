@@ -271,6 +271,12 @@ func (h *handler) deleteSubscription(w http.ResponseWriter, r *http.Request, a A
 		h.fail(w, r, err)
 		return
 	}
+	h.deleteFound(w, r, a, before)
+}
+
+// deleteFound deletes the subscription found for the request, audits it
+// and answers 204: both APIs' DELETE.
+func (h *handler) deleteFound(w http.ResponseWriter, r *http.Request, a Access, before *webhook.Subscription) {
 	if err := h.d.DeleteSubscription(r.Context(), a.OrganizationID, before.ID); err != nil {
 		h.fail(w, r, err)
 		return

@@ -343,10 +343,5 @@ func (h *handler) soDelete(w http.ResponseWriter, r *http.Request, a Access) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.d.DeleteSubscription(r.Context(), a.OrganizationID, before.ID); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.audit(a, ActionDelete, Change{SubscriptionID: before.ID, Before: before})
-	w.WriteHeader(http.StatusNoContent)
+	h.deleteFound(w, r, a, before)
 }

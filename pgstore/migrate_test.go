@@ -6,25 +6,34 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	webhook "github.com/relayhook/webhook"
 )
 
-// A store migrated from the first schema version keeps what it held: the
-// deliveries get their event's type, and Stats counts what was stored.
-func TestMigrationFromTheFirstVersionCountsWhatIsStored(t *testing.T) {
+// storeAtVersion returns a store on a fresh schema (dropped when the test
+// ends) migrated up to version only, its pool, and its schema's quoted
+// name, for a test to write what an older version stored.
+func storeAtVersion(t *testing.T, version int) (*Store, *pgxpool.Pool, string) {
+	t.Helper()
 	p := testPool(t)
 	schema := newSchemaName()
 	dropSchemaOnCleanup(t, p, schema)
 	s, err := New(p, &Options{Schema: schema})
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	require.NoError(t, s.migrateTo(t.Context(), version))
+	return s, p, pgx.Identifier{schema}.Sanitize()
+}
+
+// A store migrated from the first schema version keeps what it held: the
+// deliveries get their event's type, and Stats counts what was stored.
+func TestMigrationFromTheFirstVersionCountsWhatIsStored(t *testing.T) {
+	s, p, q := storeAtVersion(t, 1)
 	ctx := t.Context()
-	require.NoError(t, s.migrateTo(ctx, 1))
 
 	now := time.Date(2026, 3, 1, 15, 20, 0, 0, time.UTC)
-	q := pgx.Identifier{schema}.Sanitize()
 	for _, sql := range []string{
 		`INSERT INTO ` + q + `.subscriptions (id, org_id, state, events, match_keys, created_at, updated_at, doc)
 VALUES ('sub_a', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}'),
@@ -81,17 +90,10 @@ VALUES ('dlv_1', 'evt_1', 'sub_a', 1, $1, 1000, 200, '', 'delivered'),
 // Subscriptions stored before migration 0003 get numbers, and those created
 // after it go on from them.
 func TestMigrationNumbersExistingSubscriptions(t *testing.T) {
-	p := testPool(t)
-	schema := newSchemaName()
-	dropSchemaOnCleanup(t, p, schema)
-	s, err := New(p, &Options{Schema: schema})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
+	s, p, q := storeAtVersion(t, 2)
 	ctx := t.Context()
-	require.NoError(t, s.migrateTo(ctx, 2))
 	now := time.Date(2026, 3, 1, 15, 20, 0, 0, time.UTC)
-	q := pgx.Identifier{schema}.Sanitize()
-	_, err = p.Exec(ctx, `INSERT INTO `+q+`.subscriptions (id, org_id, state, events, match_keys, created_at, updated_at, doc)
+	_, err := p.Exec(ctx, `INSERT INTO `+q+`.subscriptions (id, org_id, state, events, match_keys, created_at, updated_at, doc)
 VALUES ('sub_a', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}'),
        ('sub_b', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}')`, now)
 	require.NoError(t, err)
@@ -119,18 +121,11 @@ VALUES ('sub_a', 'org_1', 'Active', '{*}', '{org_1|*}', $1, $1, '{}'),
 // claim takes it until it expires), an expired one is claimed again, and
 // delivered and dead deliveries get no queue row.
 func TestMigrationMovesPendingDeliveriesToTheQueue(t *testing.T) {
-	p := testPool(t)
-	schema := newSchemaName()
-	dropSchemaOnCleanup(t, p, schema)
-	s, err := New(p, &Options{Schema: schema})
-	require.NoError(t, err)
-	t.Cleanup(s.Close)
+	s, p, q := storeAtVersion(t, 4)
 	ctx := t.Context()
-	require.NoError(t, s.migrateTo(ctx, 4))
 
 	now := time.Date(2026, 3, 1, 15, 20, 0, 0, time.UTC)
 	const held, expired = "6f1c1a52-8f6e-4a0e-9d1e-0d7c4b6d8a01", "0b8e3c7d-2a4f-4f61-b1f3-5c9e7a2d4e02"
-	q := pgx.Identifier{schema}.Sanitize()
 	for _, sql := range []string{
 		`INSERT INTO ` + q + `.subscriptions (id, org_id, state, events, match_keys, created_at, updated_at, doc)
 VALUES ('sub_a', 'org_1', 'Active', '{*}', '{org_1|*}', $1::timestamptz, $1::timestamptz, '{"url":"https://example.com/hook"}')`,

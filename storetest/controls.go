@@ -236,26 +236,7 @@ func testConcurrentClaimsMaxConcurrency(t *testing.T, e *env) {
 	for range 40 {
 		e.enqueue(t, e.now, capped)
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total int
-	)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ds, err := e.store.Claim(t.Context(), webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			total += len(ds)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	total := len(e.concurrentClaims(t))
 	require.LessOrEqual(t, total, 3, "leased between the concurrent claims")
 	require.Positive(t, total)
 }
@@ -327,26 +308,7 @@ func testConcurrentClaimsRateLimit(t *testing.T, e *env) {
 	for range 20 {
 		e.enqueue(t, e.now, limited)
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total int
-	)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ds, err := e.store.Claim(t.Context(), webhook.ClaimParams{Now: e.now, Limit: 10, Lease: time.Minute})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			mu.Lock()
-			total += len(ds)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	total := len(e.concurrentClaims(t))
 	require.Equal(t, 1, total, "claimed between the concurrent claims")
 }
 
@@ -435,10 +397,17 @@ func testConcurrentClaimsOrdered(t *testing.T, e *env) {
 			first = d
 		}
 	}
+	require.Equal(t, []string{first.ID}, deliveryIDs(e.concurrentClaims(t)))
+}
+
+// concurrentClaims makes 8 claims at once (as many dispatchers would), of
+// up to 10 deliveries due at e.now each, and returns what they claimed
+// between them.
+func (e *env) concurrentClaims(t *testing.T) []*webhook.Delivery {
 	var (
 		wg  sync.WaitGroup
 		mu  sync.Mutex
-		ids []string
+		all []*webhook.Delivery
 	)
 	for range 8 {
 		wg.Add(1)
@@ -450,10 +419,10 @@ func testConcurrentClaimsOrdered(t *testing.T, e *env) {
 				return
 			}
 			mu.Lock()
-			ids = append(ids, deliveryIDs(ds)...)
+			all = append(all, ds...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	require.Equal(t, []string{first.ID}, ids)
+	return all
 }

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/proccpu"
 	"github.com/relayhook/webhook/memstore"
 )
 
@@ -337,8 +338,8 @@ func bareLoop(rcv *receiver, n, c int) float64 {
 	defer client.CloseIdleConnections()
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	cpu := processCPU()
-	defer func() { lastCPU = (processCPU() - cpu) / time.Duration(n) }()
+	cpu := proccpu.Used()
+	defer func() { lastCPU = (proccpu.Used() - cpu) / time.Duration(n) }()
 	start := time.Now()
 	for range c {
 		wg.Add(1)
@@ -396,7 +397,7 @@ func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 	base := rcv.count.Load()
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
-	cpu, faults := processCPU(), minorFaults()
+	cpu, faults := proccpu.Used(), minorFaults()
 	defer func() { lastFaults = float64(minorFaults()-faults) / float64(n) }()
 	start := time.Now()
 	for range n {
@@ -408,7 +409,7 @@ func endToEnd(rcv *receiver, n int) (float64, float64, error) {
 		return 0, 0, err
 	}
 	el := time.Since(start)
-	lastCPU = (processCPU() - cpu) / time.Duration(n)
+	lastCPU = (proccpu.Used() - cpu) / time.Duration(n)
 	runtime.ReadMemStats(&ms1)
 	return float64(n) / el.Seconds(), float64(ms1.Mallocs-ms0.Mallocs) / float64(n), nil
 }
@@ -523,10 +524,10 @@ func fanOut10k() (time.Duration, error) {
 		}
 	}
 	var times []time.Duration
-	cpu, faults := processCPU(), minorFaults()
+	cpu, faults := proccpu.Used(), minorFaults()
 	defer func() {
 		fmt.Fprintf(os.Stderr, "fan-out: %v of CPU and %d minor page faults per Dispatch\n",
-			((processCPU() - cpu) / 7).Round(10*time.Microsecond), (minorFaults()-faults)/7)
+			((proccpu.Used() - cpu) / 7).Round(10*time.Microsecond), (minorFaults()-faults)/7)
 	}()
 	for range 7 {
 		start := time.Now()

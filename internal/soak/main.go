@@ -41,6 +41,7 @@ import (
 	"time"
 
 	"github.com/relayhook/webhook"
+	"github.com/relayhook/webhook/internal/proccpu"
 	"github.com/relayhook/webhook/memstore"
 )
 
@@ -159,7 +160,7 @@ func run() error {
 		store.Usage().MaxBytes>>20, runtime.GOMAXPROCS(0))
 	fmt.Printf("%6s %9s %9s %9s %6s %10s %9s %9s %9s\n", "t", "deliv/s", "heap MiB", "RSS MiB", "gorout", "CPU µs/dlv", "held MiB", "held dlv", "pending")
 	t0 := time.Now()
-	prev := sample{cpu: processCPU()}
+	prev := sample{cpu: proccpu.Used()}
 	var samples []sample
 	tick := time.NewTicker(*flagEvery)
 	for range tick.C {
@@ -243,7 +244,7 @@ func take(at time.Duration, delivered int64, store *memstore.Store) sample {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return sample{
-		at: at, delivered: delivered, cpu: processCPU(),
+		at: at, delivered: delivered, cpu: proccpu.Used(),
 		heap: ms.HeapAlloc, rss: rss(), goroutines: runtime.NumGoroutine(),
 		usage: store.Usage(),
 	}
