@@ -92,17 +92,25 @@ func TestInstrumentationHooks(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, tc, ev.Trace, "stored with the event")
 
+	// The worker calls the first attempt's end hooks just after handing its
+	// outcome to the finisher: they are awaited before the retry is let
+	// due, so that the order below is the hooks' own.
+	hooksCalled := func(n int) {
+		t.Helper()
+		if !assert.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) >= n
+		}, 3*timeoutShort, tick) {
+			mu.Lock()
+			t.Fatalf("hooks called: %v", order)
+		}
+	}
 	b.waitAttempts(sub, 1)
+	hooksCalled(3)
 	b.advanceTo(b.clock.Now().Add(time.Minute))
 	b.waitAttempts(sub, 2)
-	if !assert.Eventually(t, func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(order) >= 6
-	}, 3*timeoutShort, tick) {
-		mu.Lock()
-		t.Fatalf("hooks called: %v", order)
-	}
+	hooksCalled(6)
 
 	mu.Lock()
 	defer mu.Unlock()
